@@ -1,0 +1,234 @@
+"""``imr-analysis``: the command line other tools rely on.
+
+Exit status 0 on success, 2 with one line naming the file and the problem for every
+user error, 1 only for a genuine bug (with its traceback, so it can be reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from . import __version__
+from .errors import AnalysisCancelled, InputError
+from .export import export_results
+from .image_io import read_map, read_mask, require_inside, require_overlap
+from .parameters import AnalysisParameters, PatientFlags
+from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
+from .plane import Plane
+from .results_folder import check_output_folder, staged_output_folder
+
+_INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
+_SUMMARY_KEYS = (
+    "status",
+    "imr_volume_ml",
+    "lesion_volume_ml",
+    "imr_relative_percent",
+    "significant_imr",
+    "hyperperfusion_volume_ml",
+)
+
+
+class _Reporter:
+    """Progress lines on stderr with the time each stage took."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
+    defaults = AnalysisParameters()
+    group = parser.add_argument_group("analysis parameters (defaults: Valls Carbo et al. 2025)")
+    group.add_argument("--threshold-percent", type=float, default=defaults.threshold * 100,
+                       help="asymmetry beyond which a voxel counts, in %% of the mirror value (default %(default)g)")
+    group.add_argument("--direction", choices=("decrease", "increase"), default=defaults.direction,
+                       help="sign of asymmetry that counts as impaired reperfusion (default %(default)s; "
+                            "the opposite sign is the Hyperperfusion segment)")
+    group.add_argument("--significance-ml", type=float, default=defaults.significance_ml,
+                       help="IMR volume above which IMR is significant, mL (default %(default)g)")
+    group.add_argument("--smoothing-mm", type=float, default=defaults.smoothing_mm,
+                       help="Gaussian sigma applied before the ratio, mm (default %(default)g = none)")
+    group.add_argument("--floor", type=float, default=defaults.floor_fraction,
+                       help="ratio undefined where the mirror value is below this fraction of "
+                            "normal-tissue rCBV (default %(default)g)")
+    group.add_argument("--min-cluster-ml", type=float, default=defaults.min_cluster_ml,
+                       help="drop IMR/hyperperfusion clusters smaller than this, mL (default %(default)g)")
+    group.add_argument("--no-brain-mask", action="store_true", help="do not restrict the map to a brain mask")
+    group.add_argument("--no-registration", action="store_true",
+                       help="the timepoints are already aligned on one grid in physical space")
+    group.add_argument("--seed", type=int, default=defaults.registration_seed,
+                       help="seed of the registration sampling (default %(default)s)")
+
+
+def _parameters_from(args: argparse.Namespace) -> AnalysisParameters:
+    return AnalysisParameters(
+        threshold=args.threshold_percent / 100.0,
+        direction=args.direction,
+        significance_ml=args.significance_ml,
+        smoothing_mm=args.smoothing_mm,
+        floor_fraction=args.floor,
+        brain_mask=not args.no_brain_mask,
+        min_cluster_ml=args.min_cluster_ml,
+        registration=not args.no_registration,
+        registration_seed=args.seed,
+        lesion_space=args.lesion_space,
+        exclusion_space=args.exclusion_space or args.lesion_space,
+    )
+
+
+def _midline_from(values: list[str] | None) -> Plane | None:
+    """``--midline FILE`` (JSON as written in midline.json) or six numbers (LPS mm)."""
+    if values is None:
+        return None
+    if len(values) == 1:
+        return Plane.read(values[0])
+    if len(values) != 6:
+        raise InputError("--midline takes a JSON file or six numbers: PX PY PZ NX NY NZ (LPS, mm)")
+    try:
+        numbers = [float(value) for value in values]
+    except ValueError as error:
+        raise InputError(f"--midline numbers are not all numbers: {' '.join(values)}") from error
+    return Plane.from_dict({"point_mm": numbers[:3], "normal": numbers[3:]})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imr-analysis",
+        description="Impaired microvascular reperfusion (IMR) after thrombectomy from perfusion MRI.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="measure IMR for one patient")
+    run.add_argument("--arrival", help="arrival rCBV map (optional; registered and shown for context)")
+    run.add_argument("--post", required=True, help="post-EVT rCBV map (the map IMR is measured on)")
+    run.add_argument("--day5", required=True, help="day-5 perfusion map (registration target of the lesion)")
+    run.add_argument("--lesion", required=True, help="follow-up ischemic lesion mask (0/1)")
+    run.add_argument("--exclusion", help="exclusion mask, e.g. haemorrhage (0/1)")
+    run.add_argument("--lesion-space", choices=("day5", "post"), default="day5",
+                     help="grid the lesion was drawn on (default %(default)s)")
+    run.add_argument("--exclusion-space", choices=("day5", "post"),
+                     help="grid the exclusion was drawn on (default: same as --lesion-space)")
+    run.add_argument("--lesion-label", type=int, help="use this label of a multi-label lesion image")
+    run.add_argument("--exclusion-label", type=int, help="use this label of a multi-label exclusion image")
+    run.add_argument("--midline", nargs="+", metavar="FILE | PX PY PZ NX NY NZ",
+                     help="use this mid-sagittal plane instead of estimating it (LPS mm; or midline.json)")
+    run.add_argument("--ica-occlusion", action="store_true", help="patient flag: internal carotid occlusion")
+    run.add_argument("--hemorrhagic-transformation", action="store_true",
+                     help="patient flag: haemorrhagic transformation")
+    run.add_argument("--reocclusion", action="store_true", help="patient flag: arterial re-occlusion")
+    run.add_argument("--out", required=True, help="result folder (must not exist unless --overwrite)")
+    run.add_argument("--overwrite", action="store_true", help="replace an existing result folder")
+    run.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_parameter_options(run)
+
+    demo = commands.add_parser("demo", help="make a phantom patient and run the whole analysis on it")
+    demo.add_argument("--out", default="imr-demo", help="folder for the phantom and its results (default %(default)s)")
+    demo.add_argument("--preset", default="default", help="phantom configuration (default %(default)s)")
+    demo.add_argument("--overwrite", action="store_true", help="replace an existing demo folder")
+    demo.add_argument("--quiet", action="store_true", help="no progress lines")
+    return parser
+
+
+def _load_inputs(args: argparse.Namespace, say: _Reporter) -> AnalysisInputs:
+    say("reading and checking the inputs")
+    post = read_map(args.post, "post-EVT rCBV map")
+    day5 = read_map(args.day5, "day-5 perfusion map")
+    arrival = read_map(args.arrival, "arrival rCBV map") if args.arrival else None
+    require_overlap(post, args.post, day5, args.day5)
+    if arrival is not None:
+        require_overlap(post, args.post, arrival, args.arrival)
+    lesion = read_mask(args.lesion, "lesion mask", args.lesion_label)
+    grids = {"day5": (day5, args.day5), "post": (post, args.post)}
+    require_inside(lesion, args.lesion, *grids[args.lesion_space], "lesion mask")
+    exclusion = None
+    if args.exclusion:
+        exclusion = read_mask(args.exclusion, "exclusion mask", args.exclusion_label, allow_empty=True)
+        require_inside(exclusion, args.exclusion, *grids[args.exclusion_space or args.lesion_space], "exclusion mask")
+    sources = {"post": args.post, "day5": args.day5, "lesion": args.lesion}
+    sources.update({name: getattr(args, name) for name in ("arrival", "exclusion") if getattr(args, name)})
+    return AnalysisInputs(post, day5, lesion, arrival, exclusion, sources)
+
+
+def _print_summary(measures: dict, out: Path) -> None:
+    summary = {key: measures[key] for key in _SUMMARY_KEYS}
+    print(json.dumps(summary))
+    print(f"results written to {out}", file=sys.stderr)
+
+
+def _analyse(args: argparse.Namespace, say: _Reporter) -> tuple[AnalysisResult, AnalysisInputs]:
+    parameters = _parameters_from(args)
+    flags = PatientFlags(args.ica_occlusion, args.hemorrhagic_transformation, args.reocclusion)
+    midline = _midline_from(args.midline)
+    inputs = _load_inputs(args, say)
+    result = run_analysis(inputs, parameters, flags, midline, progress=say)
+    for name, registration in result.registrations.items():
+        if registration.correlation < 0.5:
+            say(f"warning: {name} registration quality is low (correlation {registration.correlation:.2f});"
+                " check overview.png")
+    say("writing the result folder")
+    return result, inputs
+
+
+def command_run(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    check_output_folder(out, args.overwrite)
+    result, inputs = _analyse(args, _Reporter(args.quiet))
+    export_results(out, result, args.overwrite, {"inputs": inputs.sources})
+    _print_summary(result.measures, out)
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    """Phantom inputs into OUT/phantom, results into OUT/results, truth beside the answer."""
+    from .phantom import PRESETS, make_phantom
+
+    if args.preset not in PRESETS:
+        raise InputError(f"unknown phantom preset {args.preset!r}; choose from {', '.join(sorted(PRESETS))}")
+    out = Path(args.out)
+    check_output_folder(out, args.overwrite)
+    say = _Reporter(args.quiet)
+    say(f"making phantom patient '{args.preset}'")
+    patient = make_phantom(args.preset)
+    with staged_output_folder(out, args.overwrite) as staging:
+        paths = patient.write(staging / "phantom")
+        run_args = build_parser().parse_args(
+            ["run", "--out", str(staging / "results")]
+            + [f"--{role}={path}" for role, path in paths.items() if role in _INPUT_ROLES]
+        )
+        result, _ = _analyse(run_args, say)
+        final_inputs = {role: str(out / "phantom" / Path(path).name) for role, path in paths.items()}
+        export_results(staging / "results", result, extra={"inputs": final_inputs})
+    _print_summary(result.measures, out / "results")
+    truth = patient.truth
+    print(
+        f"phantom truth: IMR {truth.imr_volume_ml:.2f} mL, lesion {truth.lesion_volume_ml:.2f} mL, "
+        f"hyperperfusion {truth.hyperperfusion_volume_ml:.2f} mL; look at {out / 'results' / 'overview.png'}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"run": command_run, "demo": command_demo}[args.command](args)
+    except InputError as error:
+        print(f"imr-analysis: error: {error}", file=sys.stderr)
+        return 2
+    except AnalysisCancelled as error:
+        print(f"imr-analysis: {error}", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

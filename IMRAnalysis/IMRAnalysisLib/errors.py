@@ -1,0 +1,22 @@
+"""Errors that reach the user as one clear line instead of a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class InputError(Exception):
+    """A problem with something the user supplied: a file, a mask, a folder, an option.
+
+    The command line prints ``str(error)`` and exits with status 2, so the message must
+    name the offending file (when there is one) and say what is wrong with it.
+    """
+
+    def __init__(self, problem: str, path: str | Path | None = None) -> None:
+        self.problem = problem
+        self.path = None if path is None else Path(path)
+        super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
+
+
+class AnalysisCancelled(Exception):
+    """Raised inside a long stage when the caller's cancel check returns True."""

@@ -1,0 +1,85 @@
+"""Everything a result folder holds, written all-or-nothing.
+
+The folder is assembled in a staging sibling and moved into place only when every file
+is written, so an interrupted run never leaves half a result nor damages an old one.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import SimpleITK as sitk
+
+from .image_io import write_image
+from .overview import render_overview
+from .pipeline import AnalysisResult
+from .results_folder import staged_output_folder, write_metrics
+from .segmentation_file import Segment, write_segmentation
+
+SEGMENT_COLORS: dict[str, tuple[float, float, float]] = {
+    "Lesion": (0.95, 0.85, 0.25),
+    "IMR": (0.90, 0.10, 0.10),
+    "Hyperperfusion": (0.15, 0.45, 0.95),
+    "Exclusion": (0.55, 0.25, 0.75),
+}
+
+
+def segments_of(result: AnalysisResult) -> list[Segment]:
+    """The four named, coloured segments on the post-EVT grid."""
+    masks = {
+        "Lesion": result.segments.lesion,
+        "IMR": result.segments.imr,
+        "Hyperperfusion": result.segments.hyperperfusion,
+        "Exclusion": result.segments.exclusion,
+    }
+    return [Segment(name, SEGMENT_COLORS[name], mask) for name, mask in masks.items()]
+
+
+def overview_summary(measures: dict) -> str:
+    """One line a reader takes in first: the IMR verdict."""
+    if measures["status"] != "assessable":
+        return f"IMR not assessable ({measures['not_assessable_reason']})"
+    verdict = "significant" if measures["significant_imr"] else "not significant"
+    threshold = measures["parameters"]["significance_ml"]
+    return (
+        f"IMR {measures['imr_volume_ml']:.1f} mL ({measures['imr_relative_percent']:.0f} % of "
+        f"{measures['lesion_volume_ml']:.1f} mL lesion), {verdict} (> {threshold:g} mL)"
+    )
+
+
+def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) -> None:
+    """All result files into an existing (staging) folder."""
+    write_metrics(folder, measures)
+    write_segmentation(folder / "Segmentation.seg.nrrd", segments_of(result), result.post)
+    percent = sitk.Cast(result.asymmetry.ratio * 100.0, sitk.sitkFloat32)
+    write_image(percent, folder / "asymmetry_percent.nrrd")
+    write_image(result.asymmetry.mirrored, folder / "mirrored_post_rcbv.nrrd")
+    write_image(result.segments.lesion, folder / "lesion_on_post.nrrd")
+    write_image(result.segments.exclusion, folder / "exclusion_on_post.nrrd")
+    write_image(result.brain_mask, folder / "brain_mask.nrrd")
+    for name, image in result.aligned.items():
+        write_image(image, folder / f"{name}_on_post.nrrd")
+    for name, registration in result.registrations.items():
+        sitk.WriteTransform(registration.transform, str(folder / f"{name}_to_post.tfm"))
+    (folder / "midline.json").write_text(json.dumps(result.midline.plane.to_dict(), indent=2) + "\n")
+    render_overview(
+        folder / "overview.png",
+        result.post,
+        result.asymmetry.ratio,
+        result.segments.lesion,
+        result.segments.imr,
+        result.segments.hyperperfusion,
+        result.segments.exclusion,
+        result.midline.plane,
+        overview_summary(measures),
+        result.parameters.threshold,
+    )
+
+
+def export_results(out: Path, result: AnalysisResult, overwrite: bool = False, extra: dict | None = None) -> Path:
+    """Write the result folder atomically; ``extra`` is merged into the metrics (inputs...)."""
+    measures = {**result.measures, **(extra or {})}
+    with staged_output_folder(Path(out), overwrite) as staging:
+        write_folder_contents(staging, result, measures)
+    return Path(out)

@@ -1,0 +1,476 @@
+"""Reading, checking and writing the images the analysis works on.
+
+Every user mistake (missing, damaged or unsuitable file, mask with unexpected labels,
+images from different sessions) becomes an ``InputError`` naming the file, so that the
+command line can print one line instead of a traceback. Images keep their full physical
+geometry (LPS origin, spacing, direction cosines): nothing here resamples or reorients.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import re
+import shutil
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import numpy as np
+import SimpleITK as sitk
+
+from .errors import InputError
+
+SUPPORTED_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
+
+# Suffix -> (ITK reader/writer, format name for messages). The reader is chosen by
+# suffix rather than by probing, so a file that is not what its name says is rejected.
+_FORMATS: dict[str, tuple[str, str]] = {
+    ".nii": ("NiftiImageIO", "NIfTI"),
+    ".nii.gz": ("NiftiImageIO", "NIfTI"),
+    ".nrrd": ("NrrdImageIO", "NRRD"),
+    ".nhdr": ("NrrdImageIO", "NRRD"),
+    ".mha": ("MetaImageIO", "MetaImage"),
+    ".mhd": ("MetaImageIO", "MetaImage"),
+}
+_DETACHED_HEADERS = (".nhdr", ".mhd")
+_SUPPORTED_TEXT = ", ".join(SUPPORTED_SUFFIXES) + ", or a folder holding one DICOM series"
+_LABEL_OPTIONS = "--lesion-label / --exclusion-label"
+_MAX_LISTED_LABELS = 8
+_DATA_FILE_FIELD = re.compile(
+    r"^\s*(?:data ?file|ElementDataFile)\s*[:=][ \t]*(.*?)\s*$", re.IGNORECASE | re.MULTILINE
+)
+# Continuous-index slack so that voxels exactly on a shared grid edge count as inside.
+_EDGE_TOLERANCE = 1e-6
+
+_Result = TypeVar("_Result")
+
+
+# --- reading ----------------------------------------------------------------------------
+
+
+def read_image(path: str | Path, role: str) -> sitk.Image:
+    """A single scalar 3D volume from a supported file or a DICOM series folder.
+
+    ``role`` names the image in messages ("post-EVT rCBV map", "lesion mask").
+    A 4D image with one volume is returned as 3D with the same spatial geometry.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"the {role} was not found (no such file or folder)", path)
+    if path.is_dir():
+        return _read_dicom_series(path, role)
+    return _read_file(path, role)
+
+
+def read_map(path: str | Path, role: str) -> sitk.Image:
+    """A float32 rCBV map whose voxels are all finite and non-negative and not all equal."""
+    image = sitk.Cast(read_image(path, role), sitk.sitkFloat32)
+    values = sitk.GetArrayViewFromImage(image)
+    _require_finite(values, path, role)
+    _require_non_negative(values, path, role)
+    _require_not_constant(values, path, role)
+    return image
+
+
+def read_mask(
+    path: str | Path, role: str, label: int | None = None, *, allow_empty: bool = False
+) -> sitk.Image:
+    """A uint8 0/1 mask: the file's voxels equal to ``label``, or a 0/1 file as it is.
+
+    Without ``label`` anything but 0 and 1 is refused rather than guessed, since a
+    0/255 or multi-label file may mean several different structures. Exclusion masks
+    pass ``allow_empty=True`` because having nothing to exclude is legitimate.
+    """
+    if label is not None and label < 1:
+        raise InputError(f"label {label} cannot select the {role}: labels are positive integers", path)
+    image = read_image(path, role)
+    values = sitk.GetArrayViewFromImage(image)
+    _require_integer_values(values, path, role)
+    selected = _select_label(values, label, path, role)
+    if not allow_empty and not selected.any():
+        raise InputError(f"mask is empty: no voxel of the {role} is set", path)
+    mask = sitk.GetImageFromArray(selected.astype(np.uint8))
+    mask.CopyInformation(image)
+    return mask
+
+
+def _read_file(path: Path, role: str) -> sitk.Image:
+    suffix = _supported_suffix(path)
+    if suffix is None:
+        raise InputError(f"unsupported file type for the {role}; supported: {_SUPPORTED_TEXT}", path)
+    image_io, format_name = _FORMATS[suffix]
+    if suffix in _DETACHED_HEADERS:
+        _require_data_file(path, format_name)
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    reader.SetImageIO(image_io)
+    _read_or_fail(reader.ReadImageInformation, path, role, format_name)
+    _check_shape(reader.GetDimension(), reader.GetSize(), reader.GetNumberOfComponents(), path, role)
+    spacing, direction = _spatial_geometry(reader.GetSpacing(), reader.GetDirection())
+    _check_geometry(spacing, direction, reader.GetOrigin(), path, role)
+    if image_io == "NiftiImageIO":
+        _require_complete_nifti(reader, path, role)
+    image = _read_or_fail(reader.Execute, path, role, format_name)
+    return _squeezed(image) if image.GetDimension() == 4 else image
+
+
+def _read_dicom_series(folder: Path, role: str) -> sitk.Image:
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(_largest_dicom_series(folder, role))
+    image = _read_or_fail(reader.Execute, folder, role, "DICOM")
+    _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(), folder, role)
+    _check_geometry(image.GetSpacing(), image.GetDirection(), image.GetOrigin(), folder, role)
+    return image
+
+
+def _largest_dicom_series(folder: Path, role: str) -> list[str]:
+    """File names of the series with most files: a folder may also hold scouts or derived series."""
+    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    series = [sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid) for sid in series_ids]
+    if not series:
+        raise InputError(
+            f"the {role} folder contains no DICOM series; supported: {_SUPPORTED_TEXT}", folder
+        )
+    return list(max(series, key=len))
+
+
+def _supported_suffix(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((suffix for suffix in SUPPORTED_SUFFIXES if name.endswith(suffix)), None)
+
+
+def _read_or_fail(step: Callable[[], _Result], path: Path, role: str, format_name: str) -> _Result:
+    """Run an ITK read step; ITK's own failure (a multi-line C++ report) becomes one line."""
+    try:
+        return step()
+    except RuntimeError as error:
+        raise InputError(
+            f"the {role} cannot be read: the file is damaged, truncated or not a valid {format_name} file",
+            path,
+        ) from error
+
+
+def _require_data_file(header: Path, format_name: str) -> None:
+    """A detached header whose data file is gone gets a message naming that data file."""
+    name = _detached_data_file_name(header)
+    if name is not None and not (header.parent / name).is_file():
+        raise InputError(f"the data file '{name}' named in this {format_name} header is missing", header)
+
+
+def _detached_data_file_name(header: Path) -> str | None:
+    """The single data file a .nhdr/.mhd header names, or None (embedded, list, pattern, unreadable)."""
+    try:
+        text = header.read_bytes()[:65536].decode("latin-1")
+    except OSError:
+        return None
+    match = _DATA_FILE_FIELD.search(text)
+    if match is None:
+        return None
+    words = match.group(1).split()
+    return words[0] if len(words) == 1 and words[0] not in ("LOCAL", "LIST") else None
+
+
+# --- shape and geometry -----------------------------------------------------------------
+
+
+def _check_shape(dimension: int, size: tuple[int, ...], components: int, path: Path, role: str) -> None:
+    """Refuse what the analysis cannot mean: colour/vector voxels, time series, single slices."""
+    if components > 1:
+        raise InputError(
+            f"the {role} has {components} values per voxel (vector or colour image); "
+            "a scalar image is expected",
+            path,
+        )
+    if dimension == 4 and size[3] > 1:
+        raise InputError(f"the {role} is 4D ({size[3]} volumes); a single 3D volume is expected", path)
+    if dimension not in (3, 4):
+        raise InputError(f"the {role} is {dimension}D; a single 3D volume is expected", path)
+    if min(size[:3]) == 1:
+        shape = " x ".join(str(n) for n in size[:3])
+        raise InputError(
+            f"the {role} is 2D (a single slice of {shape} voxels); a 3D volume is expected", path
+        )
+
+
+def _spatial_geometry(
+    spacing: tuple[float, ...], direction: tuple[float, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Spacing and direction of the first three axes (the whole geometry of a 3D image)."""
+    dimension = len(spacing)
+    matrix = np.asarray(direction, dtype=float).reshape(dimension, dimension)
+    return np.asarray(spacing[:3], dtype=float), matrix[:3, :3]
+
+
+def _check_geometry(
+    spacing: tuple[float, ...] | np.ndarray,
+    direction: tuple[float, ...] | np.ndarray,
+    origin: tuple[float, ...],
+    path: Path,
+    role: str,
+) -> None:
+    """Refuse geometries that cannot place voxels in space (ITK's own refusal is unreadable)."""
+    spacing = np.asarray(spacing, dtype=float)
+    matrix = np.asarray(direction, dtype=float).reshape(3, 3)
+    if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+        values = ", ".join(f"{s:g}" for s in spacing)
+        raise InputError(
+            f"the {role} has a degenerate geometry: voxel spacing ({values}) must be positive", path
+        )
+    if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-6:
+        raise InputError(f"the {role} has a degenerate geometry: its direction matrix is singular", path)
+    if not np.all(np.isfinite(origin)):
+        raise InputError(f"the {role} has a degenerate geometry: its origin is not a finite point", path)
+
+
+def _squeezed(image: sitk.Image) -> sitk.Image:
+    """The single volume of a 4D image, keeping the spatial origin, spacing and direction."""
+    size = list(image.GetSize())
+    return sitk.Extract(
+        image,
+        size=size[:3] + [0],
+        index=[0, 0, 0, 0],
+        directionCollapseToStrategy=sitk.ExtractImageFilter.DIRECTIONCOLLAPSETOSUBMATRIX,
+    )
+
+
+def _require_complete_nifti(reader: sitk.ImageFileReader, path: Path, role: str) -> None:
+    """ITK silently zero-fills a truncated NIfTI file, so check the data length ourselves."""
+    ndim = int(reader.GetMetaData("dim[0]"))
+    voxels = int(np.prod([int(reader.GetMetaData(f"dim[{i}]")) for i in range(1, ndim + 1)]))
+    needed = int(float(reader.GetMetaData("vox_offset"))) + voxels * int(reader.GetMetaData("bitpix")) // 8
+    if _stored_length(path) < needed:
+        raise InputError(f"the {role} file is truncated or damaged: its image data is incomplete", path)
+
+
+def _stored_length(path: Path) -> int:
+    """Bytes of the (uncompressed) file, or -1 when its gzip stream is cut or corrupt."""
+    with path.open("rb") as stream:
+        is_gzip = stream.read(2) == b"\x1f\x8b"
+    if not is_gzip:
+        return path.stat().st_size
+    total = 0
+    try:
+        with gzip.open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                total += len(chunk)
+    except (EOFError, OSError, zlib.error):
+        return -1
+    return total
+
+
+# --- voxel value checks -----------------------------------------------------------------
+
+
+def _require_finite(values: np.ndarray, path: str | Path, role: str) -> None:
+    finite = np.isfinite(values)
+    if not finite.all():
+        nan = int(np.count_nonzero(np.isnan(values)))
+        infinite = values.size - int(np.count_nonzero(finite)) - nan
+        raise InputError(
+            f"the {role} has {nan} NaN and {infinite} infinite voxels; every voxel must be a finite number "
+            "(set voxels outside the brain to 0)",
+            path,
+        )
+
+
+def _require_non_negative(values: np.ndarray, path: str | Path, role: str) -> None:
+    lowest = float(values.min())
+    if lowest < 0:
+        count = int(np.count_nonzero(values < 0))
+        raise InputError(
+            f"the {role} has {count} negative voxels (minimum {lowest:.4g}); rCBV cannot be negative", path
+        )
+
+
+def _require_not_constant(values: np.ndarray, path: str | Path, role: str) -> None:
+    lowest, highest = float(values.min()), float(values.max())
+    if lowest == highest:
+        what = "all zero" if highest == 0 else f"constant (every voxel is {highest:g})"
+        raise InputError(f"the {role} is {what}: it holds no perfusion information", path)
+
+
+def _require_integer_values(values: np.ndarray, path: str | Path, role: str) -> None:
+    if values.dtype.kind != "f":
+        return
+    fractional = values != np.round(values)  # NaN counts as fractional
+    count = int(np.count_nonzero(fractional))
+    if count:
+        example = float(values[fractional].flat[0])
+        raise InputError(
+            f"the {role} has {count} voxels with non-integer values (e.g. {example:g}); "
+            "a mask holds integer labels (was it resampled with linear instead of "
+            "nearest-neighbour interpolation?)",
+            path,
+        )
+
+
+def _select_label(values: np.ndarray, label: int | None, path: str | Path, role: str) -> np.ndarray:
+    if label is None:
+        if np.count_nonzero((values != 0) & (values != 1)):
+            raise InputError(
+                f"the {role} has labels {_label_list(values)}, not just 0 and 1: "
+                f"choose the label to use with the label option ({_LABEL_OPTIONS})",
+                path,
+            )
+        return values == 1
+    selected = values == label
+    if not selected.any():
+        raise InputError(f"label {label} is not in the {role} (labels found: {_label_list(values)})", path)
+    return selected
+
+
+def _label_list(values: np.ndarray) -> str:
+    labels = [f"{v:g}" for v in np.unique(values)]
+    if len(labels) > _MAX_LISTED_LABELS:
+        return ", ".join(labels[:_MAX_LISTED_LABELS]) + f", ... ({len(labels)} distinct values)"
+    return ", ".join(labels)
+
+
+# --- physical extent ----------------------------------------------------------------------
+
+
+def physical_bounds(image: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
+    """LPS (min, max) corners of the box enclosing the whole voxel grid, voxel corners included."""
+    size = np.asarray(image.GetSize(), dtype=float)
+    corners = np.array(np.meshgrid(*[(-0.5, n - 0.5) for n in size], indexing="ij")).reshape(3, -1).T
+    points = np.asarray(image.GetOrigin(), dtype=float) + corners @ _index_matrix(image).T
+    return points.min(axis=0), points.max(axis=0)
+
+
+def mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
+    """LPS (min, max) corners of the box enclosing the nonzero voxels, voxel corners included.
+
+    Each voxel's corners span its centre +- half the absolute voxel edge vectors, so the
+    box of all corners is the box of the centres widened by that half-extent.
+    """
+    indices = _nonzero_indices(mask)
+    if indices[0].size == 0:
+        raise ValueError("mask_bounds needs a mask with at least one nonzero voxel")
+    matrix = _index_matrix(mask)
+    centres = _affine(matrix, np.asarray(mask.GetOrigin(), dtype=float), indices)
+    half = 0.5 * np.abs(matrix).sum(axis=1)
+    low = np.array([axis.min() for axis in centres]) - half
+    high = np.array([axis.max() for axis in centres]) + half
+    return low, high
+
+
+def require_overlap(
+    image_a: sitk.Image,
+    path_a: str | Path,
+    image_b: sitk.Image,
+    path_b: str | Path,
+    min_fraction: float = 0.5,
+) -> None:
+    """Catch images from different patients or sessions before they are compared voxel by voxel."""
+    low_a, high_a = physical_bounds(image_a)
+    low_b, high_b = physical_bounds(image_b)
+    shared = np.prod(np.clip(np.minimum(high_a, high_b) - np.maximum(low_a, low_b), 0, None))
+    smaller = min(np.prod(high_a - low_a), np.prod(high_b - low_b))
+    fraction = float(shared / smaller)
+    if fraction < min_fraction:
+        raise InputError(
+            f"{path_a} and {path_b} do not overlap in physical space ({fraction:.0%} of the smaller "
+            f"one is shared, at least {min_fraction:.0%} is needed): "
+            "check that they belong to the same patient/session"
+        )
+
+
+def require_inside(
+    mask: sitk.Image, mask_path: str | Path, image: sitk.Image, image_path: str | Path, role: str
+) -> None:
+    """Refuse a mask (named ``role`` in messages) whose voxels mostly fall outside the image.
+
+    Positions are compared physically, so the mask may be on any grid.
+    """
+    indices = _nonzero_indices(mask)
+    count = indices[0].size
+    if count == 0:
+        return
+    # Mask index -> LPS point -> image continuous index, as one affine map.
+    to_image = np.linalg.inv(_index_matrix(image))
+    matrix = to_image @ _index_matrix(mask)
+    offset = to_image @ (np.asarray(mask.GetOrigin()) - np.asarray(image.GetOrigin()))
+    inside = np.ones(count, dtype=bool)
+    for axis, size in zip(_affine(matrix, offset, indices), image.GetSize()):
+        inside &= (axis >= -0.5 - _EDGE_TOLERANCE) & (axis <= size - 0.5 + _EDGE_TOLERANCE)
+    outside = 1.0 - np.count_nonzero(inside) / count
+    if outside > 0.5:
+        raise InputError(
+            f"{outside:.0%} of the {role} voxels lie outside the field of view of {image_path}: "
+            "check that they belong to the same patient/session",
+            mask_path,
+        )
+
+
+def _index_matrix(image: sitk.Image) -> np.ndarray:
+    """Matrix taking a (continuous) index step to an LPS displacement: direction x spacing."""
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    return direction * np.asarray(image.GetSpacing(), dtype=float)
+
+
+def _affine(matrix: np.ndarray, offset: np.ndarray, indices: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """``matrix @ index + offset`` per output axis; axis-wise sums beat a (N, 3) matmul on big masks."""
+    return [offset[row] + sum(matrix[row, col] * indices[col] for col in range(3)) for row in range(3)]
+
+
+def _nonzero_indices(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ITK (x, y, z) indices of the mask's nonzero voxels."""
+    z, y, x = np.nonzero(sitk.GetArrayViewFromImage(mask))
+    return x, y, z
+
+
+# --- writing ------------------------------------------------------------------------------
+
+
+def write_image(image: sitk.Image, path: str | Path, compress: bool = True) -> None:
+    """Write so that ``path`` is either the old file or the complete new one, never half-written.
+
+    The image is written under its final name into a hidden temporary folder beside
+    ``path`` (so a .nhdr/.mhd header names the right data file), then moved into place,
+    data file first and header last.
+    """
+    path = Path(path)
+    suffix = _supported_suffix(path)
+    if suffix is None:
+        raise InputError(f"cannot write this file type; supported: {', '.join(SUPPORTED_SUFFIXES)}", path)
+    if not path.parent.is_dir():
+        raise InputError("cannot write: the folder does not exist", path)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror}", path) from error
+    try:
+        _write_with_itk(image, staging / path.name, _FORMATS[suffix][0], compress, path)
+        _move_into_place(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_with_itk(image: sitk.Image, target: Path, image_io: str, compress: bool, path: Path) -> None:
+    writer = sitk.ImageFileWriter()
+    writer.SetFileName(str(target))
+    writer.SetImageIO(image_io)
+    writer.SetUseCompression(compress)
+    try:
+        writer.Execute(image)
+    except RuntimeError as error:
+        raise InputError(f"cannot write: {_itk_reason(error)}", path) from error
+
+
+def _move_into_place(staging: Path, path: Path) -> None:
+    header = staging / path.name
+    try:
+        for written in sorted(staging.iterdir()):
+            if written != header:
+                os.replace(written, path.parent / written.name)
+        os.replace(header, path)
+    except OSError as error:
+        raise InputError(f"cannot write: {error.strerror}", path) from error
+
+
+def _itk_reason(error: RuntimeError) -> str:
+    """The last line of an ITK report without its source location and object address."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return re.sub(r"^.*?ERROR:\s*(\w+\(0x[0-9a-fA-F]+\):\s*)?", "", lines[-1]) if lines else "unknown error"

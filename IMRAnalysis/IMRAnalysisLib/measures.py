@@ -1,0 +1,80 @@
+"""Patient-level measures, named with their units, as the paper reports them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import SimpleITK as sitk
+
+from . import __version__
+from .imr import Segments, voxel_volume_ml
+from .midline import MidlineResult
+from .parameters import AnalysisParameters, PatientFlags
+from .registration import RegistrationResult
+
+_DECIMALS = 4
+
+
+def volume_ml(mask: sitk.Image) -> float:
+    """Volume of a 0/1 mask in mL (cm3): voxel count times voxel volume."""
+    return round(int(np.count_nonzero(sitk.GetArrayViewFromImage(mask))) * voxel_volume_ml(mask), _DECIMALS)
+
+
+def _median_percent(ratio: sitk.Image, mask: sitk.Image) -> float | None:
+    values = sitk.GetArrayViewFromImage(ratio)[sitk.GetArrayViewFromImage(mask).astype(bool)]
+    values = values[np.isfinite(values)]
+    return round(float(np.median(values)) * 100.0, 2) if values.size else None
+
+
+def _undefined_in_lesion_ml(ratio: sitk.Image, segments: Segments) -> float:
+    """Lesion volume where the ratio is undefined (CSF, edge of the field of view)."""
+    lesion = sitk.GetArrayViewFromImage(segments.lesion).astype(bool)
+    excluded = sitk.GetArrayViewFromImage(segments.exclusion).astype(bool)
+    undefined = lesion & ~excluded & ~np.isfinite(sitk.GetArrayViewFromImage(ratio))
+    return round(int(np.count_nonzero(undefined)) * voxel_volume_ml(ratio), _DECIMALS)
+
+
+def compute_measures(
+    segments: Segments,
+    ratio: sitk.Image,
+    parameters: AnalysisParameters,
+    flags: PatientFlags,
+    midline: MidlineResult,
+    registrations: dict[str, RegistrationResult],
+    normal_reference: float,
+) -> dict[str, Any]:
+    """All measures of one analysis; IMR figures are null when IMR is not assessable."""
+    reasons = flags.not_assessable_reasons()
+    imr_ml = volume_ml(segments.imr)
+    lesion_ml = volume_ml(segments.lesion)
+    relative = round(100.0 * imr_ml / lesion_ml, 2) if lesion_ml > 0 else None
+    assessable = not reasons
+    return {
+        "status": "assessable" if assessable else "not assessable",
+        "not_assessable_reason": "; ".join(reasons),
+        "imr_volume_ml": imr_ml if assessable else None,
+        "lesion_volume_ml": lesion_ml,
+        "imr_relative_percent": relative if assessable else None,
+        "significant_imr": (imr_ml > parameters.significance_ml) if assessable else None,
+        "hyperperfusion_volume_ml": volume_ml(segments.hyperperfusion),
+        "exclusion_volume_ml": volume_ml(segments.exclusion),
+        "imr_cluster_count": segments.imr_clusters,
+        "hyperperfusion_cluster_count": segments.hyperperfusion_clusters,
+        "imr_median_asymmetry_percent": _median_percent(ratio, segments.imr),
+        "lesion_undefined_asymmetry_ml": _undefined_in_lesion_ml(ratio, segments),
+        "normal_tissue_rcbv": round(normal_reference, 6),
+        "midline": {
+            **midline.plane.to_dict(),
+            "estimated": midline.estimated,
+            "symmetry_correlation": round(midline.symmetry_correlation, 4),
+        },
+        "registration": {name: result.quality() for name, result in registrations.items()},
+        "parameters": parameters.to_dict(),
+        "flags": {
+            "ica_occlusion": flags.ica_occlusion,
+            "hemorrhagic_transformation": flags.hemorrhagic_transformation,
+            "reocclusion": flags.reocclusion,
+        },
+        "software": {"name": "IMRAnalysis", "version": __version__},
+    }

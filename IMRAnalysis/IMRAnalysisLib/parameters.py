@@ -1,0 +1,103 @@
+"""Every tunable of the analysis, in one typed place, with the published defaults.
+
+The defaults reproduce Valls Carbo et al., Front. Neurol. 2025 (doi
+10.3389/fneur.2025.1478240): IMR is post-EVT rCBV more than 15 % below its mirror
+homolog inside the day-5 lesion, significant above 5 mL. The command line, the Slicer
+parameter node and the web front end all map onto this one object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Literal
+
+from .errors import InputError
+
+Direction = Literal["decrease", "increase"]
+MaskSpace = Literal["day5", "post"]
+
+
+@dataclass(frozen=True)
+class AnalysisParameters:
+    """Parameters of one IMR analysis.
+
+    Attributes:
+        threshold: asymmetry magnitude (fraction, 0.15 = 15 %) beyond which a voxel
+            differs from its mirror homolog.
+        direction: which sign of asymmetry counts as impaired reperfusion. ``"decrease"``
+            (value below the mirror, as for rCBV and rCBF) is the paper's; the opposite
+            sign is reported as the ``Hyperperfusion`` segment. ``"increase"`` suits maps
+            where impairment raises the value (Tmax).
+        significance_ml: IMR volume above which IMR is called significant (mL).
+        smoothing_mm: Gaussian sigma (mm) applied to the map before the ratio; 0 = none.
+        floor_fraction: the ratio is left undefined where the mirror value is below this
+            fraction of normal-tissue median rCBV (ventricles, sulci, outside the brain).
+        brain_mask: restrict the asymmetry map to an automatic brain mask.
+        min_cluster_ml: IMR and hyperperfusion clusters smaller than this are dropped (mL);
+            0 keeps every voxel.
+        registration: co-register arrival and day-5 to post-EVT; off when the inputs are
+            already aligned.
+        registration_seed: seed of the registration's metric sampling (determinism).
+        lesion_space: timepoint whose grid the lesion mask was drawn on.
+        exclusion_space: timepoint whose grid the exclusion mask was drawn on.
+    """
+
+    threshold: float = 0.15
+    direction: Direction = "decrease"
+    significance_ml: float = 5.0
+    smoothing_mm: float = 0.0
+    floor_fraction: float = 0.25
+    brain_mask: bool = True
+    min_cluster_ml: float = 0.0
+    registration: bool = True
+    registration_seed: int = 20250214
+    lesion_space: MaskSpace = "day5"
+    exclusion_space: MaskSpace = "day5"
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold < 1.0:
+            raise InputError(f"threshold must be between 0 and 1 (fraction), got {self.threshold}")
+        if self.direction not in ("decrease", "increase"):
+            raise InputError(f"direction must be 'decrease' or 'increase', got {self.direction!r}")
+        if self.significance_ml < 0:
+            raise InputError(f"significance volume must be >= 0 mL, got {self.significance_ml}")
+        if self.smoothing_mm < 0:
+            raise InputError(f"smoothing must be >= 0 mm, got {self.smoothing_mm}")
+        if not 0.0 <= self.floor_fraction < 1.0:
+            raise InputError(f"floor fraction must be in [0, 1), got {self.floor_fraction}")
+        if self.min_cluster_ml < 0:
+            raise InputError(f"minimum cluster volume must be >= 0 mL, got {self.min_cluster_ml}")
+        for name in ("lesion_space", "exclusion_space"):
+            if getattr(self, name) not in ("day5", "post"):
+                raise InputError(f"{name} must be 'day5' or 'post', got {getattr(self, name)!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "AnalysisParameters":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise InputError(f"unknown parameter(s): {', '.join(unknown)}")
+        return cls(**values)
+
+    def with_changes(self, **changes: Any) -> "AnalysisParameters":
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class PatientFlags:
+    """Clinical findings that make IMR not assessable, as in the paper."""
+
+    ica_occlusion: bool = False
+    hemorrhagic_transformation: bool = False
+    reocclusion: bool = False
+
+    def not_assessable_reasons(self) -> list[str]:
+        reasons = {
+            "internal carotid artery occlusion": self.ica_occlusion,
+            "haemorrhagic transformation": self.hemorrhagic_transformation,
+            "arterial re-occlusion": self.reocclusion,
+        }
+        return [reason for reason, present in reasons.items() if present]

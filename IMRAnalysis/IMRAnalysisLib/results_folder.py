@@ -1,0 +1,183 @@
+"""The results folder: written completely or not at all, never half-replaced.
+
+A run writes into a hidden staging folder next to the destination and renames it into
+place only when every file is written, so an error or Ctrl-C mid-run leaves either the
+previous results or nothing, never a mix. Single files are replaced the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+
+FlatValue = str | float | int | bool | None
+
+METRICS_JSON = "metrics.json"
+METRICS_CSV = "metrics.csv"
+
+
+def check_output_folder(path: str | Path, overwrite: bool) -> None:
+    """Refuse an output location that would lose data, before any work is done."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError("output path exists and is a file, not a folder", path)
+    if path.is_dir() and any(path.iterdir()) and not overwrite:
+        raise InputError("output folder already exists and is not empty; use --overwrite to replace it", path)
+    ancestor = _nearest_existing(path.parent)
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise InputError(f"cannot create the output folder: {ancestor} is not a writable folder", path)
+
+
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _sibling(path: Path, role: str) -> Path:
+    """A hidden, unique name next to ``path`` (same file system, so renames are atomic)."""
+    return path.with_name(f".{path.name}.{role}-{uuid.uuid4().hex[:12]}")
+
+
+@contextmanager
+def staged_output_folder(path: str | Path, overwrite: bool) -> Iterator[Path]:
+    """Yield an empty staging folder that replaces ``path`` only if the block succeeds."""
+    path = Path(path)
+    check_output_folder(path, overwrite)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = _sibling(path, "staging")
+    staging.mkdir()
+    try:
+        yield staging
+        _commit(staging, path, overwrite)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _commit(staging: Path, path: Path, overwrite: bool) -> None:
+    """Swap the staging folder in; restore the old results if the swap fails."""
+    check_output_folder(path, overwrite)
+    previous = None
+    if path.exists():
+        previous = _sibling(path, "previous")
+        os.rename(path, previous)
+    try:
+        os.rename(staging, path)
+    except BaseException:
+        if previous is not None:
+            os.rename(previous, path)
+        raise
+    if previous is not None:
+        _remove_previous(previous)
+
+
+def _remove_previous(previous: Path) -> None:
+    try:
+        shutil.rmtree(previous)
+    except OSError as error:
+        warnings.warn(f"new results are in place, but the old ones could not be deleted from {previous}: {error}")
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling path to write; it replaces ``path`` in one step on success."""
+    path = Path(path)
+    temporary = _sibling(path, "tmp")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write UTF-8 text so that readers see the old file or the new one, never a torn one."""
+    with atomic_path(path) as temporary:
+        with open(temporary, "x", encoding="utf-8", newline="") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+
+
+def write_metrics(folder: str | Path, metrics: Mapping[str, Any]) -> None:
+    """Write ``metrics.json`` (nested, for programs) and ``metrics.csv`` (one row, for spreadsheets)."""
+    folder = Path(folder)
+    plain = _plain(metrics)
+    write_text_atomic(folder / METRICS_JSON, json.dumps(plain, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    write_text_atomic(folder / METRICS_CSV, _csv_text(flatten_metrics(plain)))
+
+
+def flatten_metrics(metrics: Mapping[str, Any]) -> dict[str, FlatValue]:
+    """One level of columns: nested keys joined with ``_``, list items as ``name_0``, ``name_1``...
+
+    An empty dict or list keeps its column (value None) so that every patient of a cohort
+    gets the same columns. Non-finite numbers become None.
+    """
+    flat: dict[str, FlatValue] = {}
+    for key, value in _plain(metrics).items():
+        _flatten_into(flat, key, value)
+    return flat
+
+
+def _flatten_into(flat: dict[str, FlatValue], key: str, value: Any) -> None:
+    if isinstance(value, dict) and value:
+        children = value.items()
+    elif isinstance(value, list) and value:
+        children = ((str(index), item) for index, item in enumerate(value))
+    else:
+        if key in flat:
+            raise ValueError(f"metric column {key!r} occurs twice after flattening")
+        flat[key] = None if isinstance(value, (dict, list)) else value
+        return
+    for child_key, child in children:
+        _flatten_into(flat, f"{key}_{child_key}", child)
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python, tuples to lists, paths to text, NaN/inf to None."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Path):
+        return str(value)
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    raise TypeError(f"metric value of type {type(value).__name__} cannot be written: {value!r}")
+
+
+def _csv_text(flat: Mapping[str, FlatValue]) -> str:
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(flat.keys())
+    writer.writerow(_csv_cell(value) for value in flat.values())
+    return stream.getvalue()
+
+
+def _csv_cell(value: FlatValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    return str(value)
