@@ -98,7 +98,7 @@ def symmetry_correlation(image: sitk.Image, plane: Plane, brain_mask: sitk.Image
 def _symmetric_part(image: sitk.Image, plane: Plane, brain_mask: sitk.Image) -> sitk.Image:
     """Brain mask minus voxels (and their homologs) far from their mirror value."""
     values = sitk.GetArrayViewFromImage(image).astype(float)
-    mirrored = sitk.GetArrayViewFromImage(mirror(image, plane)).astype(float)
+    mirrored = sitk.GetArrayFromImage(mirror(image, plane)).astype(float)
     brain = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
     scale = np.median(values[brain]) if brain.any() else 1.0
     asymmetric = np.abs(values - mirrored) > 0.3 * np.maximum(np.maximum(values, mirrored), scale)
