@@ -120,8 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="grid the exclusion was drawn on (default: same as --lesion-space)")
     run.add_argument("--lesion-label", type=int, help="use this label of a multi-label lesion image")
     run.add_argument("--exclusion-label", type=int, help="use this label of a multi-label exclusion image")
-    run.add_argument("--midline", nargs="+", metavar="FILE | PX PY PZ NX NY NZ",
-                     help="use this mid-sagittal plane instead of estimating it (LPS mm; or midline.json)")
+    run.add_argument("--midline", nargs="+", metavar="VALUE",
+                     help="use this mid-sagittal plane instead of estimating it: a midline.json file, "
+                          "or six numbers PX PY PZ NX NY NZ (point and normal, LPS mm)")
     run.add_argument("--ica-occlusion", action="store_true", help="patient flag: internal carotid occlusion")
     run.add_argument("--hemorrhagic-transformation", action="store_true",
                      help="patient flag: haemorrhagic transformation")

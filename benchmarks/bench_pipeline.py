@@ -1,0 +1,320 @@
+"""Wall time and peak memory of ``imr-analysis run`` on a phantom patient, stage by stage.
+
+    python benchmarks/bench_pipeline.py [--repeats N] [--preset default] [--json PATH]
+
+Each measured run happens in its own freshly spawned process, one patient per process
+as the command line is used, so its peak RSS (``ru_maxrss``) belongs to that run alone;
+a process that only imports the library gives the memory baseline. The same runs
+without registration are the time baseline: the full / no-registration ratio shows the
+cost of registration in a figure that carries over between machines better than seconds.
+Not a test: timings belong in a report, never in a pass/fail unit test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import multiprocessing
+import os
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import SimpleITK as sitk
+
+from IMRAnalysisLib import cli
+from IMRAnalysisLib.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.export import export_results
+from IMRAnalysisLib.imr import empty_like
+from IMRAnalysisLib.parameters import PatientFlags
+from IMRAnalysisLib.phantom import PRESETS, make_phantom
+from IMRAnalysisLib.pipeline import (
+    AnalysisInputs,
+    AnalysisResult,
+    _require_lesion_in_brain,
+    find_midline,
+    mask_on_post,
+    measure,
+    register_timepoints,
+)
+from IMRAnalysisLib.registration import RegistrationResult, resample_onto
+
+TARGET_SECONDS = 10.0
+TARGET_RSS_MIB = 1536.0
+INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
+
+READ = "read + check inputs"
+BRAIN = "brain mask"
+REGISTRATION = "registration (day5, arrival)"
+MASKS = "masks onto post"
+MIDLINE = "midline"
+MEASURE = "asymmetry + IMR + measures"
+ALIGNED = "maps onto post (for export)"
+EXPORT = "export (folder, seg.nrrd, PNG)"
+STAGES = (READ, BRAIN, REGISTRATION, MASKS, MIDLINE, MEASURE, ALIGNED, EXPORT)
+
+# Configuration -> (child job, extra command-line arguments), in the order they run.
+CONFIGURATIONS: dict[str, tuple[str, list[str]]] = {
+    "import only": ("import", []),
+    "stages, no registration": ("stages", ["--no-registration"]),
+    "stages, full": ("stages", []),
+    "CLI end to end": ("cli", []),
+}
+
+Figures = dict[str, Any]
+T = TypeVar("T")
+
+
+# --- inside a child process ---------------------------------------------------------------
+
+
+def _timed(times: dict[str, float], stage: str, work: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    value = work()
+    times[stage] = time.perf_counter() - start
+    return value
+
+
+def _read_inputs(args: argparse.Namespace) -> AnalysisInputs:
+    """What ``command_run`` does before the analysis: output check, then read and check."""
+    cli.check_output_folder(Path(args.out), args.overwrite)
+    return cli._load_inputs(args, cli._Reporter(quiet=True))
+
+
+def _masks_on_post(
+    inputs: AnalysisInputs, brain_mask: sitk.Image, space: dict[str, str], registrations: dict[str, RegistrationResult]
+) -> tuple[sitk.Image, sitk.Image]:
+    """Lesion and exclusion on the post grid, with the lesion-in-brain check ``run_analysis`` makes."""
+    lesion = mask_on_post(inputs.lesion, space["lesion"], inputs.post, registrations)
+    _require_lesion_in_brain(lesion, brain_mask, inputs.source("lesion"))
+    if inputs.exclusion is None:
+        return lesion, empty_like(inputs.post)
+    return lesion, mask_on_post(inputs.exclusion, space["exclusion"], inputs.post, registrations)
+
+
+def _aligned_maps(inputs: AnalysisInputs, registrations: dict[str, RegistrationResult]) -> dict[str, sitk.Image]:
+    """Day 5 and arrival resampled onto post, as ``run_analysis`` keeps them for the export."""
+    moving = {"arrival": inputs.arrival, "day5": inputs.day5}
+    return {
+        name: resample_onto(sitk.Cast(image, sitk.sitkFloat32), inputs.post, registrations[name].transform)
+        for name, image in moving.items()
+        if image is not None
+    }
+
+
+def _stage_job(argv: list[str]) -> Figures:
+    """The CLI's run split into the library stages ``run_analysis`` calls, in its order."""
+    args = cli.build_parser().parse_args(argv)
+    parameters = cli._parameters_from(args)
+    space = {"lesion": parameters.lesion_space, "exclusion": parameters.exclusion_space}
+    times: dict[str, float] = {}
+    inputs = _timed(times, READ, lambda: _read_inputs(args))
+    brain = _timed(times, BRAIN, lambda: automatic_brain_mask(inputs.post))
+    registrations = _timed(times, REGISTRATION, lambda: register_timepoints(inputs, brain, parameters))
+    lesion, exclusion = _timed(times, MASKS, lambda: _masks_on_post(inputs, brain, space, registrations))
+    midline = _timed(times, MIDLINE, lambda: find_midline(inputs.post, brain, parameters))
+    flags = PatientFlags()
+    asymmetry, segments, measures = _timed(
+        times, MEASURE, lambda: measure(inputs.post, lesion, exclusion, brain, midline, registrations, parameters, flags)
+    )
+    aligned = _timed(times, ALIGNED, lambda: _aligned_maps(inputs, registrations))
+    result = AnalysisResult(
+        inputs.post, parameters, flags, brain, registrations, aligned, midline, asymmetry, segments, measures
+    )
+    _timed(times, EXPORT, lambda: export_results(Path(args.out), result, args.overwrite, {"inputs": inputs.sources}))
+    return {"stages_s": times, "total_s": sum(times.values())}
+
+
+def _cli_job(argv: list[str]) -> Figures:
+    """``imr-analysis run`` through ``cli.main``; its summary lines are kept off the report."""
+    output, errors = io.StringIO(), io.StringIO()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors):
+        status = cli.main(argv)
+    elapsed = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"imr-analysis run failed with status {status}: {errors.getvalue().strip()}")
+    return {"total_s": elapsed}
+
+
+JOBS: dict[str, Callable[[list[str]], Figures]] = {
+    "import": lambda argv: {},
+    "stages": _stage_job,
+    "cli": _cli_job,
+}
+
+
+def _child(job: str, argv: list[str], connection: Connection) -> None:
+    """Entry point of a spawned process: one run, then the peak RSS of this process."""
+    figures = JOBS[job](argv)
+    figures["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    connection.send(figures)
+    connection.close()
+
+
+# --- in the parent ------------------------------------------------------------------------
+
+
+def spawn_run(job: str, argv: list[str]) -> Figures:
+    """One run in a fresh process; ``process_s`` adds interpreter start-up and imports."""
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    start = time.perf_counter()
+    process = context.Process(target=_child, args=(job, argv, sender))
+    process.start()
+    sender.close()
+    try:
+        figures = receiver.recv()
+    except EOFError:
+        process.join()
+        raise RuntimeError(f"benchmark child '{job}' failed (exit code {process.exitcode})") from None
+    process.join()
+    figures["process_s"] = time.perf_counter() - start
+    return figures
+
+
+def write_phantom(preset: str, folder: Path) -> list[str]:
+    """The phantom's inputs as NRRD files, once, as ``run`` arguments."""
+    paths = make_phantom(preset).write(folder / "phantom", fmt="nrrd")
+    return ["run", "--quiet"] + [f"--{role}={path}" for role, path in paths.items() if role in INPUT_ROLES]
+
+
+def run_all(run_args: list[str], folder: Path, repeats: int) -> dict[str, list[Figures]]:
+    """Every configuration once per repeat, interleaved so drift in machine load hits all alike."""
+    runs: dict[str, list[Figures]] = {name: [] for name in CONFIGURATIONS}
+    for repeat in range(repeats):
+        for index, (name, (job, extra)) in enumerate(CONFIGURATIONS.items()):
+            out = folder / f"results-{repeat}-{index}"
+            runs[name].append(spawn_run(job, run_args + extra + ["--out", str(out)]))
+            print(f"  repeat {repeat + 1}/{repeats}: {name} done", file=sys.stderr, flush=True)
+    return runs
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def _stage_summary(full: list[Figures], bare: list[Figures]) -> dict[str, dict[str, float]]:
+    """Per stage: full-run median and min, share of the total, and full / no-registration."""
+    total = statistics.median(run["total_s"] for run in full)
+    summary = {}
+    for stage in STAGES:
+        times = _spread([run["stages_s"][stage] for run in full])
+        bare_median = statistics.median(run["stages_s"][stage] for run in bare)
+        summary[stage] = {**times, "share": times["median"] / total, "no_registration_median": bare_median,
+                          "ratio": times["median"] / bare_median}
+    return summary
+
+
+def summarise(runs: dict[str, list[Figures]]) -> Figures:
+    """Medians, minima and ratios of the raw runs: what the report and the JSON show."""
+    full, bare = runs["stages, full"], runs["stages, no registration"]
+    baseline = statistics.median(run["peak_rss_kib"] for run in runs["import only"]) / 1024.0
+    memory = {}
+    for name, figures in runs.items():
+        spread = _spread([run["peak_rss_kib"] / 1024.0 for run in figures])
+        memory[name] = {**spread, "above_import": spread["median"] - baseline}
+    totals = {name: _spread([run["total_s"] for run in runs[name]]) for name in ("stages, full", "stages, no registration", "CLI end to end")}
+    return {
+        "stages_s": _stage_summary(full, bare),
+        "total_s": totals,
+        "registration_ratio": totals["stages, full"]["median"] / totals["stages, no registration"]["median"],
+        "process_s": {name: _spread([run["process_s"] for run in figures]) for name, figures in runs.items()},
+        "peak_rss_mib": memory,
+    }
+
+
+def verdict(summary: Figures) -> Figures:
+    """The whole CLI run against the targets: median time, worst peak RSS."""
+    seconds = summary["total_s"]["CLI end to end"]["median"]
+    rss = summary["peak_rss_mib"]["CLI end to end"]["max"]
+    return {"seconds": seconds, "seconds_ok": seconds <= TARGET_SECONDS, "peak_rss_mib": rss,
+            "peak_rss_ok": rss <= TARGET_RSS_MIB}
+
+
+def verdict_line(result: Figures) -> str:
+    def ok(passed: bool) -> str:
+        return "OK" if passed else "OVER"
+
+    return (
+        f"whole run: median {result['seconds']:.1f} s (target <= {TARGET_SECONDS:g} s): {ok(result['seconds_ok'])}; "
+        f"peak RSS {result['peak_rss_mib']:.0f} MiB (target <= {TARGET_RSS_MIB:g} MiB): {ok(result['peak_rss_ok'])}"
+    )
+
+
+def _stage_table(summary: Figures) -> list[str]:
+    lines = [f"{'stage':<32}{'median':>9}{'min':>9}{'share':>8}{'no-reg':>9}{'full/no-reg':>13}"]
+    for stage, row in summary["stages_s"].items():
+        lines.append(f"{stage:<32}{row['median']:>8.2f}s{row['min']:>8.2f}s{100 * row['share']:>7.1f}%"
+                     f"{row['no_registration_median']:>8.2f}s{row['ratio']:>12.1f}x")
+    full, bare = summary["total_s"]["stages, full"], summary["total_s"]["stages, no registration"]
+    lines.append(f"{'sum of stages':<32}{full['median']:>8.2f}s{full['min']:>8.2f}s{100.0:>7.1f}%"
+                 f"{bare['median']:>8.2f}s{summary['registration_ratio']:>12.1f}x")
+    cli_run, process = summary["total_s"]["CLI end to end"], summary["process_s"]["CLI end to end"]
+    lines.append(f"{'CLI end to end (cli.main)':<32}{cli_run['median']:>8.2f}s{cli_run['min']:>8.2f}s")
+    lines.append(f"{'  + process start-up and import':<32}{process['median']:>8.2f}s{process['min']:>8.2f}s")
+    return lines
+
+
+def _memory_table(summary: Figures) -> list[str]:
+    lines = [f"{'peak RSS (fresh process)':<32}{'median':>9}{'min':>9}{'max':>9}{'above import':>14}"]
+    for name, row in summary["peak_rss_mib"].items():
+        lines.append(f"{name:<32}{row['median']:>5.0f} MiB{row['min']:>5.0f} MiB{row['max']:>5.0f} MiB"
+                     f"{row['above_import']:>10.0f} MiB")
+    return lines
+
+
+def report(summary: Figures, header: str) -> str:
+    return "\n".join([header, "", *_stage_table(summary), "", *_memory_table(summary), "",
+                      verdict_line(summary["verdict"])])
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=_positive, default=3, help="runs per configuration (default %(default)s)")
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="default", help="phantom (default %(default)s)")
+    parser.add_argument("--json", type=Path, help="also write the raw runs and the summary here")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config = PRESETS[args.preset]
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="imr-bench-") as temporary:
+        folder = Path(temporary)
+        run_args = write_phantom(args.preset, folder)
+        phantom_s = time.perf_counter() - start
+        runs = run_all(run_args, folder, args.repeats)
+    summary = summarise(runs)
+    summary["verdict"] = verdict(summary)
+    grid = " x ".join(str(n) for n in config.size)
+    spacing = " x ".join(f"{s:g}" for s in config.spacing)
+    header = (f"imr-analysis run, phantom '{args.preset}' ({grid} voxels, {spacing} mm), NRRD inputs; "
+              f"{args.repeats} repeats, one fresh process per run; {os.cpu_count()} CPUs, "
+              f"ITK threads {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}; "
+              f"phantom made in {phantom_s:.1f} s, benchmark took {time.perf_counter() - start:.0f} s")
+    print(report(summary, header))
+    if args.json:
+        record = {"preset": args.preset, "size": config.size, "spacing_mm": config.spacing,
+                  "repeats": args.repeats, "cpus": os.cpu_count(), "runs": runs, "summary": summary}
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
