@@ -12,7 +12,7 @@ from pathlib import Path
 import SimpleITK as sitk
 
 from .image_io import write_image
-from .overview import render_overview
+from .overview import overview_figure, save_overview
 from .pipeline import AnalysisResult
 from .results_folder import staged_output_folder, write_metrics
 from .segmentation_file import Segment, write_segmentation
@@ -63,8 +63,7 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
     for name, registration in result.registrations.items():
         sitk.WriteTransform(registration.transform, str(folder / f"{name}_to_post.tfm"))
     (folder / "midline.json").write_text(json.dumps(result.midline.plane.to_dict(), indent=2) + "\n")
-    render_overview(
-        folder / "overview.png",
+    figure = overview_figure(
         result.post,
         result.asymmetry.ratio,
         result.segments.lesion,
@@ -75,6 +74,7 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
         overview_summary(measures),
         result.parameters.threshold,
     )
+    save_overview(folder / "overview.png", figure)
 
 
 def export_results(out: Path, result: AnalysisResult, overwrite: bool = False, extra: dict | None = None) -> Path:

@@ -100,20 +100,8 @@ class AxialSlice:
         )
 
 
-def render_overview(
-    path: str | Path,
-    post: sitk.Image,
-    asymmetry: sitk.Image,
-    lesion: sitk.Image,
-    imr: sitk.Image,
-    hyperperfusion: sitk.Image | None,
-    exclusion: sitk.Image | None,
-    plane: Plane | None,
-    summary: str,
-    threshold: float = 0.15,
-) -> None:
-    """Write the overview PNG to ``path`` atomically (all inputs on the post-EVT grid)."""
-    figure = overview_figure(post, asymmetry, lesion, imr, hyperperfusion, exclusion, plane, summary, threshold)
+def save_overview(path: str | Path, figure: Figure) -> None:
+    """Write an overview figure to ``path`` as PNG, atomically."""
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png", dpi=figure.dpi, facecolor=BACKGROUND)
 

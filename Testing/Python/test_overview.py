@@ -13,7 +13,7 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
-from IMRAnalysisLib.overview import MAX_SLICES, MIN_SLICES, overview_figure, render_overview, slice_positions
+from IMRAnalysisLib.overview import MAX_SLICES, MIN_SLICES, overview_figure, save_overview, slice_positions
 from IMRAnalysisLib.plane import Plane
 
 HEAD_SEMI_AXES_MM = np.array([68.0, 88.0, 62.0])  # left-right, anterior-posterior, superior-inferior
@@ -92,7 +92,7 @@ def render(tmp_path: Path, side: int) -> tuple[np.ndarray, dict[str, list[tuple[
     """The PNG's RGB pixels and, per row label, each panel's pixel box (top, bottom, left, right)."""
     inputs = phantom(side)
     path = tmp_path / f"overview-{side:+d}.png"
-    render_overview(path, summary=SUMMARY, **inputs)
+    save_overview(path, overview_figure(summary=SUMMARY, **inputs))
     pixels = matplotlib.image.imread(path)[..., :3]
     figure = overview_figure(summary=SUMMARY, **inputs)
     height = pixels.shape[0]
@@ -177,13 +177,14 @@ def test_a_one_slice_lesion_still_gets_three_neighbouring_slices() -> None:
 
 def test_optional_inputs_may_be_missing(tmp_path: Path) -> None:
     inputs = phantom(+1) | dict(hyperperfusion=None, exclusion=None, plane=None)
-    render_overview(tmp_path / "minimal.png", summary="IMR 0.0 mL (0 % of lesion), not significant", **inputs)
+    figure = overview_figure(summary="IMR 0.0 mL (0 % of lesion), not significant", **inputs)
+    save_overview(tmp_path / "minimal.png", figure)
     assert matplotlib.image.imread(tmp_path / "minimal.png").shape[0] > 600
 
 
 def test_rendering_leaves_no_global_matplotlib_state(tmp_path: Path) -> None:
     before = dict(matplotlib.rcParams)
-    render_overview(tmp_path / "a.png", summary=SUMMARY, **phantom(+1))
+    save_overview(tmp_path / "a.png", overview_figure(summary=SUMMARY, **phantom(+1)))
     assert dict(matplotlib.rcParams) == before
     code = "import sys, IMRAnalysisLib.overview; print('matplotlib.pyplot' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
