@@ -13,8 +13,6 @@ Not a test: timings belong in a report, never in a pass/fail unit test.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import multiprocessing
 import os
@@ -23,28 +21,14 @@ import statistics
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import SimpleITK as sitk
-
-from IMRAnalysisLib import cli
-from IMRAnalysisLib.brain_mask import automatic_brain_mask
-from IMRAnalysisLib.export import export_results
-from IMRAnalysisLib.imr import empty_like
-from IMRAnalysisLib.parameters import PatientFlags
-from IMRAnalysisLib.phantom import PRESETS, make_phantom
-from IMRAnalysisLib.pipeline import (
-    AnalysisInputs,
-    AnalysisResult,
-    _require_lesion_in_brain,
-    find_midline,
-    mask_on_post,
-    measure,
-    register_timepoints,
-)
-from IMRAnalysisLib.registration import RegistrationResult, resample_onto
+if TYPE_CHECKING:
+    from IMRAnalysisLib.pipeline import AnalysisInputs
 
 TARGET_SECONDS = 10.0
 TARGET_RSS_MIB = 1536.0
@@ -73,6 +57,32 @@ T = TypeVar("T")
 
 
 # --- inside a child process ---------------------------------------------------------------
+# The library is imported only here: a spawned child starts with the ru_maxrss of the
+# parent at fork time (Linux keeps it across exec), so the parent must stay small.
+
+
+def _phantom_job(argv: list[str]) -> Figures:
+    """The phantom's inputs as NRRD files, written once, and its grid for the header."""
+    import SimpleITK as sitk
+
+    from IMRAnalysisLib.phantom import make_phantom, resolve_config
+
+    preset, folder = argv
+    config = resolve_config(preset)
+    paths = make_phantom(config).write(Path(folder) / "phantom", fmt="nrrd")
+    return {
+        "run_args": ["run", "--quiet"] + [f"--{role}={path}" for role, path in paths.items() if role in INPUT_ROLES],
+        "size": list(config.size),
+        "spacing_mm": list(config.spacing),
+        "itk_threads": sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(),
+    }
+
+
+def _import_job(argv: list[str]) -> Figures:
+    """The memory baseline: everything a run imports (the CLI pulls in the whole pipeline)."""
+    import IMRAnalysisLib.cli  # noqa: F401
+
+    return {}
 
 
 def _timed(times: dict[str, float], stage: str, work: Callable[[], T]) -> T:
@@ -84,47 +94,36 @@ def _timed(times: dict[str, float], stage: str, work: Callable[[], T]) -> T:
 
 def _read_inputs(args: argparse.Namespace) -> AnalysisInputs:
     """What ``command_run`` does before the analysis: output check, then read and check."""
+    from IMRAnalysisLib import cli
+
     cli.check_output_folder(Path(args.out), args.overwrite)
     return cli._load_inputs(args, cli._Reporter(quiet=True))
 
 
-def _masks_on_post(
-    inputs: AnalysisInputs, brain_mask: sitk.Image, space: dict[str, str], registrations: dict[str, RegistrationResult]
-) -> tuple[sitk.Image, sitk.Image]:
-    """Lesion and exclusion on the post grid, with the lesion-in-brain check ``run_analysis`` makes."""
-    lesion = mask_on_post(inputs.lesion, space["lesion"], inputs.post, registrations)
-    _require_lesion_in_brain(lesion, brain_mask, inputs.source("lesion"))
-    if inputs.exclusion is None:
-        return lesion, empty_like(inputs.post)
-    return lesion, mask_on_post(inputs.exclusion, space["exclusion"], inputs.post, registrations)
-
-
-def _aligned_maps(inputs: AnalysisInputs, registrations: dict[str, RegistrationResult]) -> dict[str, sitk.Image]:
-    """Day 5 and arrival resampled onto post, as ``run_analysis`` keeps them for the export."""
-    moving = {"arrival": inputs.arrival, "day5": inputs.day5}
-    return {
-        name: resample_onto(sitk.Cast(image, sitk.sitkFloat32), inputs.post, registrations[name].transform)
-        for name, image in moving.items()
-        if image is not None
-    }
-
-
 def _stage_job(argv: list[str]) -> Figures:
     """The CLI's run split into the library stages ``run_analysis`` calls, in its order."""
+    from IMRAnalysisLib import cli
+    from IMRAnalysisLib.brain_mask import automatic_brain_mask
+    from IMRAnalysisLib.export import export_results
+    from IMRAnalysisLib.parameters import PatientFlags
+    from IMRAnalysisLib.pipeline import (
+        AnalysisResult, aligned_maps, find_midline, masks_on_post, measure, register_timepoints,
+    )
+
     args = cli.build_parser().parse_args(argv)
     parameters = cli._parameters_from(args)
-    space = {"lesion": parameters.lesion_space, "exclusion": parameters.exclusion_space}
+    flags = PatientFlags()
     times: dict[str, float] = {}
     inputs = _timed(times, READ, lambda: _read_inputs(args))
     brain = _timed(times, BRAIN, lambda: automatic_brain_mask(inputs.post))
     registrations = _timed(times, REGISTRATION, lambda: register_timepoints(inputs, brain, parameters))
-    lesion, exclusion = _timed(times, MASKS, lambda: _masks_on_post(inputs, brain, space, registrations))
+    lesion, exclusion = _timed(times, MASKS, lambda: masks_on_post(inputs, brain, parameters, registrations))
     midline = _timed(times, MIDLINE, lambda: find_midline(inputs.post, brain, parameters))
-    flags = PatientFlags()
     asymmetry, segments, measures = _timed(
-        times, MEASURE, lambda: measure(inputs.post, lesion, exclusion, brain, midline, registrations, parameters, flags)
+        times, MEASURE,
+        lambda: measure(inputs.post, lesion, exclusion, brain, midline, registrations, parameters, flags),
     )
-    aligned = _timed(times, ALIGNED, lambda: _aligned_maps(inputs, registrations))
+    aligned = _timed(times, ALIGNED, lambda: aligned_maps(inputs, registrations))
     result = AnalysisResult(
         inputs.post, parameters, flags, brain, registrations, aligned, midline, asymmetry, segments, measures
     )
@@ -134,6 +133,11 @@ def _stage_job(argv: list[str]) -> Figures:
 
 def _cli_job(argv: list[str]) -> Figures:
     """``imr-analysis run`` through ``cli.main``; its summary lines are kept off the report."""
+    import contextlib
+    import io
+
+    from IMRAnalysisLib import cli
+
     output, errors = io.StringIO(), io.StringIO()
     start = time.perf_counter()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(errors):
@@ -145,7 +149,8 @@ def _cli_job(argv: list[str]) -> Figures:
 
 
 JOBS: dict[str, Callable[[list[str]], Figures]] = {
-    "import": lambda argv: {},
+    "phantom": _phantom_job,
+    "import": _import_job,
     "stages": _stage_job,
     "cli": _cli_job,
 }
@@ -153,8 +158,11 @@ JOBS: dict[str, Callable[[list[str]], Figures]] = {
 
 def _child(job: str, argv: list[str], connection: Connection) -> None:
     """Entry point of a spawned process: one run, then the peak RSS of this process."""
-    figures = JOBS[job](argv)
-    figures["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    try:
+        figures = JOBS[job](argv)
+        figures["peak_rss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
+    except Exception:  # any failure goes to the parent, which reports it and stops
+        figures = {"error": traceback.format_exc()}
     connection.send(figures)
     connection.close()
 
@@ -162,8 +170,12 @@ def _child(job: str, argv: list[str], connection: Connection) -> None:
 # --- in the parent ------------------------------------------------------------------------
 
 
+class ChildFailed(Exception):
+    """A benchmark child raised or died; the message carries its traceback or exit code."""
+
+
 def spawn_run(job: str, argv: list[str]) -> Figures:
-    """One run in a fresh process; ``process_s`` adds interpreter start-up and imports."""
+    """One job in a fresh process; ``process_s`` adds interpreter start-up and imports."""
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     start = time.perf_counter()
@@ -172,18 +184,16 @@ def spawn_run(job: str, argv: list[str]) -> Figures:
     sender.close()
     try:
         figures = receiver.recv()
-    except EOFError:
+    except EOFError:  # died without a word: killed, out of memory, crashed in native code
+        figures = {"error": None}
+    finally:
         process.join()
-        raise RuntimeError(f"benchmark child '{job}' failed (exit code {process.exitcode})") from None
-    process.join()
+        receiver.close()
+    if "error" in figures:
+        reason = figures["error"] or f"died with exit code {process.exitcode}"
+        raise ChildFailed(f"benchmark child '{job}' failed:\n{reason}")
     figures["process_s"] = time.perf_counter() - start
     return figures
-
-
-def write_phantom(preset: str, folder: Path) -> list[str]:
-    """The phantom's inputs as NRRD files, once, as ``run`` arguments."""
-    paths = make_phantom(preset).write(folder / "phantom", fmt="nrrd")
-    return ["run", "--quiet"] + [f"--{role}={path}" for role, path in paths.items() if role in INPUT_ROLES]
 
 
 def run_all(run_args: list[str], folder: Path, repeats: int) -> dict[str, list[Figures]]:
@@ -213,22 +223,29 @@ def _stage_summary(full: list[Figures], bare: list[Figures]) -> dict[str, dict[s
     return summary
 
 
-def summarise(runs: dict[str, list[Figures]]) -> Figures:
-    """Medians, minima and ratios of the raw runs: what the report and the JSON show."""
-    full, bare = runs["stages, full"], runs["stages, no registration"]
+def _memory_summary(runs: dict[str, list[Figures]]) -> dict[str, dict[str, float]]:
+    """Peak RSS per configuration in MiB, and its excess over the import-only baseline."""
     baseline = statistics.median(run["peak_rss_kib"] for run in runs["import only"]) / 1024.0
     memory = {}
     for name, figures in runs.items():
         spread = _spread([run["peak_rss_kib"] / 1024.0 for run in figures])
         memory[name] = {**spread, "above_import": spread["median"] - baseline}
-    totals = {name: _spread([run["total_s"] for run in runs[name]]) for name in ("stages, full", "stages, no registration", "CLI end to end")}
-    return {
-        "stages_s": _stage_summary(full, bare),
+    return memory
+
+
+def summarise(runs: dict[str, list[Figures]]) -> Figures:
+    """Medians, minima and ratios of the raw runs: what the report and the JSON show."""
+    timed = ("stages, full", "stages, no registration", "CLI end to end")
+    totals = {name: _spread([run["total_s"] for run in runs[name]]) for name in timed}
+    summary = {
+        "stages_s": _stage_summary(runs["stages, full"], runs["stages, no registration"]),
         "total_s": totals,
         "registration_ratio": totals["stages, full"]["median"] / totals["stages, no registration"]["median"],
         "process_s": {name: _spread([run["process_s"] for run in figures]) for name, figures in runs.items()},
-        "peak_rss_mib": memory,
+        "peak_rss_mib": _memory_summary(runs),
     }
+    summary["verdict"] = verdict(summary)
+    return summary
 
 
 def verdict(summary: Figures) -> Figures:
@@ -250,30 +267,43 @@ def verdict_line(result: Figures) -> str:
 
 
 def _stage_table(summary: Figures) -> list[str]:
-    lines = [f"{'stage':<32}{'median':>9}{'min':>9}{'share':>8}{'no-reg':>9}{'full/no-reg':>13}"]
+    lines = [f"{'stage (full run)':<34}{'median':>8}{'min':>8}{'share':>8}{'no-reg':>8}{'full/no-reg':>13}"]
     for stage, row in summary["stages_s"].items():
-        lines.append(f"{stage:<32}{row['median']:>8.2f}s{row['min']:>8.2f}s{100 * row['share']:>7.1f}%"
-                     f"{row['no_registration_median']:>8.2f}s{row['ratio']:>12.1f}x")
+        lines.append(f"{stage:<34}{row['median']:>7.2f}s{row['min']:>7.2f}s{100 * row['share']:>7.1f}%"
+                     f"{row['no_registration_median']:>7.2f}s{row['ratio']:>12.1f}x")
     full, bare = summary["total_s"]["stages, full"], summary["total_s"]["stages, no registration"]
-    lines.append(f"{'sum of stages':<32}{full['median']:>8.2f}s{full['min']:>8.2f}s{100.0:>7.1f}%"
-                 f"{bare['median']:>8.2f}s{summary['registration_ratio']:>12.1f}x")
+    lines.append(f"{'sum of stages':<34}{full['median']:>7.2f}s{full['min']:>7.2f}s{100.0:>7.1f}%"
+                 f"{bare['median']:>7.2f}s{summary['registration_ratio']:>12.1f}x")
     cli_run, process = summary["total_s"]["CLI end to end"], summary["process_s"]["CLI end to end"]
-    lines.append(f"{'CLI end to end (cli.main)':<32}{cli_run['median']:>8.2f}s{cli_run['min']:>8.2f}s")
-    lines.append(f"{'  + process start-up and import':<32}{process['median']:>8.2f}s{process['min']:>8.2f}s")
+    start_up = summary["process_s"]["import only"]
+    lines.append(f"{'CLI end to end (cli.main)':<34}{cli_run['median']:>7.2f}s{cli_run['min']:>7.2f}s")
+    lines.append(f"{'CLI process incl. start-up+import':<34}{process['median']:>7.2f}s{process['min']:>7.2f}s")
+    lines.append(f"{'start-up + import only':<34}{start_up['median']:>7.2f}s{start_up['min']:>7.2f}s")
     return lines
 
 
-def _memory_table(summary: Figures) -> list[str]:
-    lines = [f"{'peak RSS (fresh process)':<32}{'median':>9}{'min':>9}{'max':>9}{'above import':>14}"]
+def _memory_table(summary: Figures, parent_mib: float) -> list[str]:
+    lines = [f"{'peak RSS (fresh process per run)':<34}{'median':>8}{'min':>8}{'max':>8}{'above import':>14}"]
     for name, row in summary["peak_rss_mib"].items():
-        lines.append(f"{name:<32}{row['median']:>5.0f} MiB{row['min']:>5.0f} MiB{row['max']:>5.0f} MiB"
+        lines.append(f"{name:<34}{row['median']:>4.0f} MiB{row['min']:>4.0f} MiB{row['max']:>4.0f} MiB"
                      f"{row['above_import']:>10.0f} MiB")
+    lines.append(f"(parent peak RSS {parent_mib:.0f} MiB: the floor every child's ru_maxrss inherits at fork)")
     return lines
 
 
-def report(summary: Figures, header: str) -> str:
-    return "\n".join([header, "", *_stage_table(summary), "", *_memory_table(summary), "",
+def report(summary: Figures, header: str, parent_mib: float) -> str:
+    return "\n".join([header, "", *_stage_table(summary), "", *_memory_table(summary, parent_mib), "",
                       verdict_line(summary["verdict"])])
+
+
+def _header(preset: str, phantom: Figures, repeats: int, seconds: float, load: float) -> str:
+    """What the figures depend on; the load average tells whether other work shared the CPUs."""
+    grid = " x ".join(str(n) for n in phantom["size"])
+    spacing = " x ".join(f"{s:g}" for s in phantom["spacing_mm"])
+    return (f"imr-analysis run on phantom '{preset}' ({grid} voxels, {spacing} mm, NRRD inputs)\n"
+            f"{repeats} repeat{'s' * (repeats != 1)}, one fresh process per run; {os.cpu_count()} CPUs, "
+            f"{phantom['itk_threads']} ITK threads, load average {load:.2f} before start; "
+            f"benchmark took {seconds:.0f} s (phantom {phantom['process_s']:.1f} s)")
 
 
 def _positive(text: str) -> int:
@@ -286,32 +316,29 @@ def _positive(text: str) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=_positive, default=3, help="runs per configuration (default %(default)s)")
-    parser.add_argument("--preset", choices=sorted(PRESETS), default="default", help="phantom (default %(default)s)")
+    parser.add_argument("--preset", default="default", help="phantom preset (default %(default)s)")
     parser.add_argument("--json", type=Path, help="also write the raw runs and the summary here")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    config = PRESETS[args.preset]
+    load = os.getloadavg()[0]
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="imr-bench-") as temporary:
-        folder = Path(temporary)
-        run_args = write_phantom(args.preset, folder)
-        phantom_s = time.perf_counter() - start
-        runs = run_all(run_args, folder, args.repeats)
+    try:
+        with tempfile.TemporaryDirectory(prefix="imr-bench-") as temporary:
+            phantom = spawn_run("phantom", [args.preset, temporary])
+            runs = run_all(phantom["run_args"], Path(temporary), args.repeats)
+    except ChildFailed as error:
+        print(f"bench_pipeline: {error}", file=sys.stderr)
+        return 1
     summary = summarise(runs)
-    summary["verdict"] = verdict(summary)
-    grid = " x ".join(str(n) for n in config.size)
-    spacing = " x ".join(f"{s:g}" for s in config.spacing)
-    header = (f"imr-analysis run, phantom '{args.preset}' ({grid} voxels, {spacing} mm), NRRD inputs; "
-              f"{args.repeats} repeats, one fresh process per run; {os.cpu_count()} CPUs, "
-              f"ITK threads {sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()}; "
-              f"phantom made in {phantom_s:.1f} s, benchmark took {time.perf_counter() - start:.0f} s")
-    print(report(summary, header))
+    parent_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    header = _header(args.preset, phantom, args.repeats, time.perf_counter() - start, load)
+    print(report(summary, header, parent_mib))
     if args.json:
-        record = {"preset": args.preset, "size": config.size, "spacing_mm": config.spacing,
-                  "repeats": args.repeats, "cpus": os.cpu_count(), "runs": runs, "summary": summary}
+        record = {"preset": args.preset, "phantom": phantom, "repeats": args.repeats, "cpus": os.cpu_count(),
+                  "load_average": load, "parent_peak_rss_mib": parent_mib, "runs": runs, "summary": summary}
         args.json.write_text(json.dumps(record, indent=2) + "\n")
     return 0
 

@@ -91,7 +91,7 @@ def mask_on_post(
     return mask_onto(mask, post, transform)
 
 
-def _require_lesion_in_brain(lesion: sitk.Image, brain_mask: sitk.Image, source: str) -> None:
+def require_lesion_in_brain(lesion: sitk.Image, brain_mask: sitk.Image, source: str) -> None:
     lesion_array = sitk.GetArrayViewFromImage(lesion).astype(bool)
     if not lesion_array.any():
         raise InputError("the lesion lies outside the post-EVT field of view", source)
@@ -102,6 +102,30 @@ def _require_lesion_in_brain(lesion: sitk.Image, brain_mask: sitk.Image, source:
             " on the post-EVT map; check that the mask belongs to this patient and the --lesion-space option",
             source,
         )
+
+
+def masks_on_post(
+    inputs: AnalysisInputs,
+    brain_mask: sitk.Image,
+    parameters: AnalysisParameters,
+    registrations: dict[str, RegistrationResult],
+) -> tuple[sitk.Image, sitk.Image]:
+    """Lesion (checked to lie in the brain) and exclusion (empty if none) on the post grid."""
+    lesion = mask_on_post(inputs.lesion, parameters.lesion_space, inputs.post, registrations)
+    require_lesion_in_brain(lesion, brain_mask, inputs.source("lesion"))
+    if inputs.exclusion is None:
+        return lesion, empty_like(inputs.post)
+    return lesion, mask_on_post(inputs.exclusion, parameters.exclusion_space, inputs.post, registrations)
+
+
+def aligned_maps(inputs: AnalysisInputs, registrations: dict[str, RegistrationResult]) -> dict[str, sitk.Image]:
+    """Day 5 and arrival resampled onto the post-EVT grid, for review and export."""
+    moving = {"arrival": inputs.arrival, "day5": inputs.day5}
+    return {
+        name: resample_onto(sitk.Cast(image, sitk.sitkFloat32), inputs.post, registrations[name].transform)
+        for name, image in moving.items()
+        if image is not None
+    }
 
 
 def find_midline(
@@ -153,13 +177,7 @@ def run_analysis(
     registrations = register_timepoints(inputs, brain_mask, parameters, say, cancel)
     _check_cancel(cancel)
     say("carrying the masks onto the post-EVT grid")
-    lesion = mask_on_post(inputs.lesion, parameters.lesion_space, inputs.post, registrations)
-    _require_lesion_in_brain(lesion, brain_mask, inputs.source("lesion"))
-    exclusion = (
-        mask_on_post(inputs.exclusion, parameters.exclusion_space, inputs.post, registrations)
-        if inputs.exclusion is not None
-        else empty_like(inputs.post)
-    )
+    lesion, exclusion = masks_on_post(inputs, brain_mask, parameters, registrations)
     say("estimating the mid-sagittal plane" if midline is None else "using the given mid-sagittal plane")
     found_midline = find_midline(inputs.post, brain_mask, parameters, midline, cancel)
     _check_cancel(cancel)
@@ -167,14 +185,9 @@ def run_analysis(
     asymmetry, segments, measures = measure(
         inputs.post, lesion, exclusion, brain_mask, found_midline, registrations, parameters, flags
     )
-    aligned = {
-        name: resample_onto(sitk.Cast(image, sitk.sitkFloat32), inputs.post, registrations[name].transform)
-        for name, image in (("arrival", inputs.arrival), ("day5", inputs.day5))
-        if image is not None
-    }
     return AnalysisResult(
-        inputs.post, parameters, flags, brain_mask, registrations, aligned, found_midline, asymmetry, segments,
-        measures,
+        inputs.post, parameters, flags, brain_mask, registrations, aligned_maps(inputs, registrations),
+        found_midline, asymmetry, segments, measures,
     )
 
 
