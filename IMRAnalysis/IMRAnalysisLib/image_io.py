@@ -66,11 +66,19 @@ def read_image(path: str | Path, role: str) -> sitk.Image:
 
 def read_map(path: str | Path, role: str) -> sitk.Image:
     """A float32 rCBV map whose voxels are all finite and non-negative and not all equal."""
-    image = sitk.Cast(read_image(path, role), sitk.sitkFloat32)
+    return check_map(read_image(path, role), path, role)
+
+
+def check_map(image: sitk.Image, source: str | Path, role: str) -> sitk.Image:
+    """The map as float32 once its values are usable; ``source`` names it in errors.
+
+    Separate from reading so that maps arriving as scene nodes get the same checks.
+    """
+    image = sitk.Cast(image, sitk.sitkFloat32)
     values = sitk.GetArrayViewFromImage(image)
-    _require_finite(values, path, role)
-    _require_non_negative(values, path, role)
-    _require_not_constant(values, path, role)
+    _require_finite(values, source, role)
+    _require_non_negative(values, source, role)
+    _require_not_constant(values, source, role)
     return image
 
 

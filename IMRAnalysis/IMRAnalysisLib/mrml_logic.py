@@ -1,0 +1,488 @@
+"""The IMR analysis on MRML nodes: what the Slicer module and the web front end call.
+
+Everything numeric is the library's pipeline (``run_analysis``, ``remeasure``,
+``write_folder_contents``); this layer only turns nodes into images and results into
+nodes. The output segmentation is the place where the user corrects the lesion and the
+exclusion, and the plane node is where the user moves the midline: ``recompute`` reads
+both back and redoes only what the edit invalidates, never the registration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import SimpleITK as sitk
+import slicer
+import vtk
+
+from .errors import InputError
+from .export import segments_of, write_folder_contents
+from .image_io import (
+    SUPPORTED_SUFFIXES, check_map, physical_bounds, read_map, read_mask, require_inside, require_overlap,
+)
+from .imr import empty_like
+from .mrml_nodes import (
+    ensure_segmentation_converters,
+    image_from_volume_node,
+    mask_from_labelmap_node,
+    mask_from_segment,
+    plane_from_plane_node,
+    plane_node_from_plane,
+    set_segment_from_mask,
+    transform_node_from_sitk,
+    volume_node_from_image,
+)
+from .parameters import AnalysisParameters, PatientFlags
+from .pipeline import AnalysisInputs, AnalysisResult, Progress, remeasure, run_analysis
+from .plane import Plane
+from .registration import Cancel
+from .results_folder import staged_output_folder
+from .segmentation_file import read_segmentation
+
+LESION, IMR, HYPERPERFUSION, EXCLUSION = "Lesion", "IMR", "Hyperperfusion", "Exclusion"
+SEGMENTATION_NAME = "IMR segments"
+ASYMMETRY_NAME = "IMR asymmetry (%)"
+MIRRORED_NAME = "Mirrored post-EVT rCBV"
+TABLE_NAME = "IMR results"
+PLANE_NAME = "Mid-sagittal plane"
+TABLE_FILE = "results_table"
+ASYMMETRY_DISPLAY_PERCENT = 50.0  # the colour scale spans -50 % .. +50 %
+_ASYMMETRY_COLORS_TAG = "IMRAnalysisAsymmetry"
+_COLOR_STEPS = 256
+_LOWER_COLOR = np.array([0.23, 0.30, 0.75])  # blue: below the mirror (IMR for rCBV)
+_HIGHER_COLOR = np.array([0.71, 0.02, 0.15])  # red: above the mirror
+_MAP_NAMES = {"post": "post-EVT rCBV map", "day5": "day-5 perfusion map", "arrival": "arrival rCBV map"}
+_MASK_ROLES = ("lesion", "exclusion")
+_REQUIRED_ROLES = ("post", "day5", "lesion")
+_SEGMENTATION_SUFFIX = ".seg.nrrd"
+
+
+class _Column(NamedTuple):
+    title: str  # with the unit, as spreadsheets and the Slicer table show it
+    path: tuple[str, ...]  # keys into the measures
+    numeric: bool = True
+    scale: float = 1.0
+
+
+_TABLE_COLUMNS = (
+    _Column("Status", ("status",), numeric=False),
+    _Column("Not assessable reason", ("not_assessable_reason",), numeric=False),
+    _Column("IMR volume (mL)", ("imr_volume_ml",)),
+    _Column("Lesion volume (mL)", ("lesion_volume_ml",)),
+    _Column("Relative IMR volume (%)", ("imr_relative_percent",)),
+    _Column("Significant IMR", ("significant_imr",), numeric=False),
+    _Column("Significance threshold (mL)", ("parameters", "significance_ml")),
+    _Column("Hyperperfusion volume (mL)", ("hyperperfusion_volume_ml",)),
+    _Column("Exclusion volume (mL)", ("exclusion_volume_ml",)),
+    _Column("IMR clusters (n)", ("imr_cluster_count",)),
+    _Column("Hyperperfusion clusters (n)", ("hyperperfusion_cluster_count",)),
+    _Column("IMR median asymmetry (%)", ("imr_median_asymmetry_percent",)),
+    _Column("Lesion with undefined asymmetry (mL)", ("lesion_undefined_asymmetry_ml",)),
+    _Column("Asymmetry threshold (%)", ("parameters", "threshold"), scale=100.0),
+    _Column("Normal tissue rCBV (map units)", ("normal_tissue_rcbv",)),
+    _Column("Midline estimated", ("midline", "estimated"), numeric=False),
+    _Column("Midline symmetry correlation (r)", ("midline", "symmetry_correlation")),
+    _Column("Day-5 registration correlation (r)", ("registration", "day5", "correlation")),
+    _Column("Arrival registration correlation (r)", ("registration", "arrival", "correlation")),
+)
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """A mask input: a segment of a segmentation node, or a labelmap volume node."""
+
+    node: slicer.vtkMRMLNode  # vtkMRMLSegmentationNode or vtkMRMLLabelMapVolumeNode
+    segment_id: str | None = None  # None: the first segment (segmentation) or label 1 (labelmap)
+
+
+@dataclass
+class MrmlOutputs:
+    segmentation: slicer.vtkMRMLSegmentationNode  # Lesion, IMR, Hyperperfusion, Exclusion on the post-EVT grid
+    asymmetry: slicer.vtkMRMLScalarVolumeNode  # percent, diverging colours centred on 0
+    mirrored: slicer.vtkMRMLScalarVolumeNode
+    table: slicer.vtkMRMLTableNode  # one row of results, units in the column names
+    transforms: dict[str, slicer.vtkMRMLLinearTransformNode]  # "day5", "arrival"
+    plane: slicer.vtkMRMLMarkupsPlaneNode  # the mid-sagittal plane, movable by the user
+    measures: dict[str, Any]  # the same dict as metrics.json
+
+
+class IMRMrmlLogic:
+    """Runs the analysis on nodes of ``scene`` and keeps its outputs there, up to date."""
+
+    def __init__(self, scene: slicer.vtkMRMLScene) -> None:
+        self.scene = scene
+        self.registration_count = 0  # registrations run so far (recompute never adds any)
+        self.result: AnalysisResult | None = None
+        self.outputs: MrmlOutputs | None = None
+        self._sources: dict[str, str] = {}
+        self._files: dict[str, str] = {}  # node ID -> the file load_patient_folder read it from
+        ensure_segmentation_converters()
+
+    # --- analysis ---------------------------------------------------------------------
+
+    def run(
+        self,
+        post: slicer.vtkMRMLScalarVolumeNode,
+        day5: slicer.vtkMRMLScalarVolumeNode,
+        lesion: SegmentRef,
+        exclusion: SegmentRef | None = None,
+        arrival: slicer.vtkMRMLScalarVolumeNode | None = None,
+        parameters: AnalysisParameters = AnalysisParameters(),
+        flags: PatientFlags = PatientFlags(),
+        progress: Progress | None = None,
+        cancel: Cancel | None = None,
+    ) -> MrmlOutputs:
+        """The whole pipeline; output nodes of an earlier run are updated, missing ones created."""
+        inputs = self._inputs(post, day5, lesion, exclusion, arrival, parameters)
+        result = run_analysis(inputs, parameters, flags, progress=progress, cancel=cancel)
+        self.registration_count += sum(registration.registered for registration in result.registrations.values())
+        self.result, self._sources = result, inputs.sources
+        self.outputs = self._outputs_of_run(result, post)
+        return self.outputs
+
+    def recompute(
+        self, parameters: AnalysisParameters | None = None, flags: PatientFlags | None = None
+    ) -> MrmlOutputs:
+        """Measure again after the user edited Lesion/Exclusion, moved the plane or changed a parameter.
+
+        Only the IMR and Hyperperfusion segments, the maps (when the plane or a map
+        parameter changed), the table and the measures are replaced.
+        """
+        outputs, previous = self._require_run()
+        plane = plane_from_plane_node(outputs.plane)
+        self.result = remeasure(
+            previous,
+            lesion=mask_from_segment(outputs.segmentation, LESION, previous.post),
+            exclusion=self._current_exclusion(outputs.segmentation, previous.post),
+            midline=None if _same_plane(plane, previous.midline.plane) else plane,
+            parameters=parameters,
+            flags=flags,
+        )
+        self._set_segments(outputs.segmentation, self.result, (IMR, HYPERPERFUSION))
+        if self.result.asymmetry is not previous.asymmetry:
+            outputs.asymmetry = self._asymmetry_volume(self.result, self._present(outputs.asymmetry))
+            outputs.mirrored = self._mirrored_volume(self.result, self._present(outputs.mirrored))
+        outputs.table = self._results_table(self.result.measures, self._present(outputs.table))
+        outputs.measures = self._measures()
+        return outputs
+
+    def export(self, folder: str | Path, overwrite: bool = False) -> Path:
+        """The command line's result folder, plus the results table as CSV and TSV; all or nothing."""
+        _, result = self._require_run()
+        folder = Path(folder)
+        table = self._fill_table(slicer.vtkMRMLTableNode(), result.measures)
+        with staged_output_folder(folder, overwrite) as staging:
+            write_folder_contents(staging, result, self._measures())
+            for suffix in (".csv", ".tsv"):
+                _write_table(table, staging / f"{TABLE_FILE}{suffix}")
+        return folder
+
+    # --- loading ----------------------------------------------------------------------
+
+    def load_patient_folder(self, folder: str | Path) -> dict[str, slicer.vtkMRMLNode]:
+        """Load ``post.*``, ``day5.*``, ``lesion.*`` and optional ``arrival.*``, ``exclusion.*``.
+
+        Any extension the command line reads is accepted, or a DICOM series folder named
+        after the role (``post/``); a mask may also be a Slicer segmentation
+        (``lesion.seg.nrrd``). Images are read and checked by the command line's own
+        readers, so the nodes hold exactly what ``imr-analysis run`` analyses and a bad
+        file gets the same message; a segmentation is read by Slicer's segmentation
+        storage node, which keeps its segment names, colours and layers. Maps become
+        scalar volume nodes, masks label map or segmentation nodes, each named after its
+        role. Every file is checked before the first node is added.
+        """
+        files = _patient_files(Path(folder))
+        images = {role: _read_checked(role, path) for role, path in files.items()}
+        nodes = {
+            role: self._read_segmentation(role, path) if image is None else self._volume_node(role, image)
+            for (role, path), image in zip(files.items(), images.values())
+        }
+        self._files.update({node.GetID(): str(files[role]) for role, node in nodes.items()})
+        return nodes
+
+    def _volume_node(self, role: str, image: sitk.Image) -> slicer.vtkMRMLVolumeNode:
+        node_class = "vtkMRMLLabelMapVolumeNode" if role in _MASK_ROLES else "vtkMRMLScalarVolumeNode"
+        return volume_node_from_image(self.scene, image, role, node_class=node_class)
+
+    def _read_segmentation(self, role: str, path: Path) -> slicer.vtkMRMLSegmentationNode:
+        node = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", role)
+        storage = self.scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+        storage.SetFileName(str(path))
+        node.SetAndObserveStorageNodeID(storage.GetID())
+        if not storage.ReadData(node):
+            self.scene.RemoveNode(node)
+            self.scene.RemoveNode(storage)
+            raise InputError(f"the {role} segmentation cannot be read by Slicer", path)
+        node.CreateDefaultDisplayNodes()
+        return node
+
+    # --- nodes -> images --------------------------------------------------------------
+
+    def _inputs(
+        self,
+        post: slicer.vtkMRMLVolumeNode,
+        day5: slicer.vtkMRMLVolumeNode,
+        lesion: SegmentRef,
+        exclusion: SegmentRef | None,
+        arrival: slicer.vtkMRMLVolumeNode | None,
+        parameters: AnalysisParameters,
+    ) -> AnalysisInputs:
+        """Images as the command line reads them, with the same overlap checks."""
+        given = {"post": post, "day5": day5, "arrival": arrival}
+        sources = {role: self._source(node) for role, node in given.items() if node}
+        maps = {
+            role: check_map(image_from_volume_node(node), sources[role], _MAP_NAMES[role])
+            for role, node in given.items()
+            if node
+        }
+        sources["lesion"] = self._source(lesion.node)
+        for role in ("day5", "arrival"):
+            if role in maps:
+                require_overlap(maps["post"], sources["post"], maps[role], sources[role])
+        lesion_mask = _mask(lesion, "lesion mask", sources["lesion"], allow_empty=False)
+        space = parameters.lesion_space
+        require_inside(lesion_mask, sources["lesion"], maps[space], sources[space], "lesion mask")
+        exclusion_mask = None
+        if exclusion is not None:
+            sources["exclusion"] = self._source(exclusion.node)
+            exclusion_mask = _mask(exclusion, "exclusion mask", sources["exclusion"], allow_empty=True)
+            space = parameters.exclusion_space
+            require_inside(exclusion_mask, sources["exclusion"], maps[space], sources[space], "exclusion mask")
+        return AnalysisInputs(
+            maps["post"], maps["day5"], lesion_mask, maps.get("arrival"), exclusion_mask, sources
+        )
+
+    def _source(self, node: slicer.vtkMRMLNode) -> str:
+        """The file a node was loaded from, or its name: how messages and metrics.json refer to it."""
+        storage = node.GetStorageNode() if hasattr(node, "GetStorageNode") else None
+        return self._files.get(node.GetID()) or (storage and storage.GetFileName()) or node.GetName()
+
+    @staticmethod
+    def _current_exclusion(segmentation: slicer.vtkMRMLSegmentationNode, post: sitk.Image) -> sitk.Image:
+        """The Exclusion segment on the post-EVT grid; a deleted segment excludes nothing."""
+        if segmentation.GetSegmentation().GetSegment(EXCLUSION) is None:
+            return empty_like(post)
+        return mask_from_segment(segmentation, EXCLUSION, post)
+
+    # --- results -> nodes -------------------------------------------------------------
+
+    def _outputs_of_run(self, result: AnalysisResult, post_node: slicer.vtkMRMLVolumeNode) -> MrmlOutputs:
+        old = self.outputs
+        segmentation = self._present(old and old.segmentation)
+        if segmentation is None:
+            segmentation = self.scene.AddNewNodeByClass("vtkMRMLSegmentationNode", SEGMENTATION_NAME)
+            segmentation.CreateDefaultDisplayNodes()
+        segmentation.SetReferenceImageGeometryParameterFromVolumeNode(post_node)
+        self._set_segments(segmentation, result, (LESION, IMR, HYPERPERFUSION, EXCLUSION))
+        old_transforms = old.transforms if old else {}
+        for name in set(old_transforms) - set(result.registrations):
+            if self._present(old_transforms[name]):
+                self.scene.RemoveNode(old_transforms[name])
+        return MrmlOutputs(
+            segmentation=segmentation,
+            asymmetry=self._asymmetry_volume(result, self._present(old and old.asymmetry)),
+            mirrored=self._mirrored_volume(result, self._present(old and old.mirrored)),
+            table=self._results_table(result.measures, self._present(old and old.table)),
+            transforms={
+                name: transform_node_from_sitk(
+                    self.scene, registration.transform, f"{name}_to_post", self._present(old_transforms.get(name))
+                )
+                for name, registration in result.registrations.items()
+            },
+            plane=self._plane(result, self._present(old and old.plane)),
+            measures=self._measures(),
+        )
+
+    def _present(self, node: slicer.vtkMRMLNode | None) -> slicer.vtkMRMLNode | None:
+        """``node`` if it is still in the scene (the user may have deleted it)."""
+        return node if node is not None and self.scene.IsNodePresent(node) else None
+
+    @staticmethod
+    def _set_segments(
+        segmentation: slicer.vtkMRMLSegmentationNode, result: AnalysisResult, names: tuple[str, ...]
+    ) -> None:
+        for segment in segments_of(result):
+            if segment.name in names:
+                set_segment_from_mask(segmentation, segment.name, segment.mask, segment.name, segment.color)
+
+    def _asymmetry_volume(
+        self, result: AnalysisResult, node: slicer.vtkMRMLScalarVolumeNode | None
+    ) -> slicer.vtkMRMLScalarVolumeNode:
+        percent = sitk.Cast(result.asymmetry.ratio * 100.0, sitk.sitkFloat32)
+        created = node is None
+        node = volume_node_from_image(self.scene, percent, ASYMMETRY_NAME, node)
+        if created:  # later runs keep the user's window/level
+            display = node.GetDisplayNode()
+            display.SetAndObserveColorNodeID(self._asymmetry_colors().GetID())
+            display.AutoWindowLevelOff()
+            display.SetWindowLevelMinMax(-ASYMMETRY_DISPLAY_PERCENT, ASYMMETRY_DISPLAY_PERCENT)
+        return node
+
+    def _mirrored_volume(
+        self, result: AnalysisResult, node: slicer.vtkMRMLScalarVolumeNode | None
+    ) -> slicer.vtkMRMLScalarVolumeNode:
+        return volume_node_from_image(self.scene, result.asymmetry.mirrored, MIRRORED_NAME, node)
+
+    def _asymmetry_colors(self) -> slicer.vtkMRMLColorTableNode:
+        """Blue (below the mirror) - white (symmetric) - red (above), one node per scene."""
+        existing = self.scene.GetSingletonNode(_ASYMMETRY_COLORS_TAG, "vtkMRMLColorTableNode")
+        if existing is not None:
+            return existing
+        colors = slicer.vtkMRMLColorTableNode()
+        colors.SetSingletonTag(_ASYMMETRY_COLORS_TAG)
+        colors.SetName("IMR asymmetry (blue lower, red higher)")
+        colors.SetTypeToUser()
+        colors.SetNumberOfColors(_COLOR_STEPS)
+        for index, position in enumerate(np.linspace(-1.0, 1.0, _COLOR_STEPS)):
+            end = _LOWER_COLOR if position < 0 else _HIGHER_COLOR
+            rgb = (1.0 - abs(position)) * np.ones(3) + abs(position) * end
+            colors.SetColor(index, f"{position * ASYMMETRY_DISPLAY_PERCENT:+.0f} %", *rgb, 1.0)
+        self.scene.AddNode(colors)
+        return colors
+
+    def _plane(
+        self, result: AnalysisResult, node: slicer.vtkMRMLMarkupsPlaneNode | None
+    ) -> slicer.vtkMRMLMarkupsPlaneNode:
+        created = node is None
+        node = plane_node_from_plane(self.scene, result.midline.plane, PLANE_NAME, node)
+        if created:  # a square as large as the post-EVT field of view
+            low, high = physical_bounds(result.post)
+            side = float(np.max(high - low))
+            node.SetSizeMode(node.SizeModeAbsolute)
+            node.SetSize(side, side)
+        return node
+
+    def _results_table(
+        self, measures: dict[str, Any], node: slicer.vtkMRMLTableNode | None
+    ) -> slicer.vtkMRMLTableNode:
+        if node is None:
+            node = self.scene.AddNewNodeByClass("vtkMRMLTableNode", TABLE_NAME)
+        return self._fill_table(node, measures)
+
+    @staticmethod
+    def _fill_table(node: slicer.vtkMRMLTableNode, measures: dict[str, Any]) -> slicer.vtkMRMLTableNode:
+        """One row: this analysis's measures under titled columns."""
+        table = vtk.vtkTable()
+        for column in _TABLE_COLUMNS:
+            value = _lookup(measures, column.path)
+            array = vtk.vtkDoubleArray() if column.numeric else vtk.vtkStringArray()
+            array.SetName(column.title)
+            if column.numeric:
+                array.InsertNextValue(np.nan if value is None else float(value) * column.scale)
+            else:
+                array.InsertNextValue(_text(value))
+            table.AddColumn(array)
+        node.SetAndObserveTable(table)
+        return node
+
+    def _measures(self) -> dict[str, Any]:
+        """The current measures with the inputs they came from, as in metrics.json."""
+        return {**self.result.measures, "inputs": dict(self._sources)}
+
+    def _require_run(self) -> tuple[MrmlOutputs, AnalysisResult]:
+        if self.outputs is None or self.result is None:
+            raise InputError("run the analysis first")
+        for node, what in ((self.outputs.segmentation, "segmentation"), (self.outputs.plane, "mid-sagittal plane")):
+            if self._present(node) is None:
+                raise InputError(f"the output {what} was deleted; run the analysis again")
+        return self.outputs, self.result
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _mask(reference: SegmentRef, role: str, source: str, allow_empty: bool) -> sitk.Image:
+    """A 0/1 mask on the input's own grid, as the command line reads a mask file."""
+    node = reference.node
+    if node.IsA("vtkMRMLSegmentationNode"):
+        segmentation = node.GetSegmentation()
+        if segmentation.GetNumberOfSegments() == 0:
+            raise InputError(f"the {role} segmentation has no segment", source)
+        mask = mask_from_segment(node, reference.segment_id or segmentation.GetNthSegmentID(0))
+    elif node.IsA("vtkMRMLVolumeNode"):
+        try:
+            label = int(reference.segment_id) if reference.segment_id else 1
+        except ValueError as error:
+            problem = f"a label map's segment must be a label number, got {reference.segment_id!r}"
+            raise InputError(problem, source) from error
+        mask = mask_from_labelmap_node(node, label)
+    else:
+        raise InputError(f"the {role} must be a segmentation or a label map, got a {node.GetClassName()}", source)
+    if not allow_empty and not sitk.GetArrayViewFromImage(mask).any():
+        raise InputError(f"mask is empty: no voxel of the {role} is set", source)
+    return mask
+
+
+def _text(value: Any) -> str:
+    """A text cell as metrics.csv writes it: empty for none, lower-case booleans."""
+    if value is None:
+        return ""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _same_plane(a: Plane, b: Plane) -> bool:
+    """Equal up to the rounding of a trip through a plane node."""
+    return np.allclose(a.normal, b.normal, rtol=0.0, atol=1e-9) and abs(float(a.signed_distance(b.point_array))) < 1e-6
+
+
+def _lookup(measures: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = measures
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return None
+        value = value[key]
+    return value
+
+
+def _write_table(table: slicer.vtkMRMLTableNode, path: Path) -> None:
+    """Slicer's table writer: the delimiter follows the extension, a schema file keeps the column types."""
+    storage = slicer.vtkMRMLTableStorageNode()
+    storage.SetFileName(str(path))
+    if not storage.WriteData(table):
+        raise InputError("cannot write the results table", path)
+
+
+def _is_segmentation(path: Path) -> bool:
+    return path.name.lower().endswith(_SEGMENTATION_SUFFIX)
+
+
+def _read_checked(role: str, path: Path) -> sitk.Image | None:
+    """An image read and checked as the command line does (same messages); a segmentation only checked.
+
+    Slicer's segmentation storage node aborts the whole process on a malformed NRRD
+    header (it catches only ITK's ImageFileReaderException), so the library's reader
+    vets a ``.seg.nrrd`` before Slicer sees it.
+    """
+    if _is_segmentation(path):
+        read_segmentation(path)
+        return None
+    if role in _MASK_ROLES:
+        return read_mask(path, f"{role} mask", allow_empty=role == "exclusion")
+    return read_map(path, _MAP_NAMES[role])
+
+
+def _suffixes(role: str) -> tuple[str, ...]:
+    return (*SUPPORTED_SUFFIXES, _SEGMENTATION_SUFFIX) if role in _MASK_ROLES else SUPPORTED_SUFFIXES
+
+
+def _patient_files(folder: Path) -> dict[str, Path]:
+    """Role -> file by the naming convention; missing and ambiguous files are refused."""
+    if not folder.is_dir():
+        raise InputError("patient folder not found", folder)
+    found: dict[str, list[Path]] = {role: [] for role in (*_MAP_NAMES, *_MASK_ROLES)}
+    for path in sorted(folder.iterdir()):
+        role, dot, suffix = path.name.lower().partition(".")
+        dicom_folder = path.is_dir() and not dot
+        if role in found and (dicom_folder or path.is_file() and dot + suffix in _suffixes(role)):
+            found[role].append(path)
+    for role, paths in found.items():
+        if len(paths) > 1:
+            names = ", ".join(path.name for path in paths)
+            raise InputError(f"more than one {role} file ({names}): keep one", folder)
+        if not paths and role in _REQUIRED_ROLES:
+            expected = ", ".join(f"{role}{suffix}" for suffix in _suffixes(role))
+            raise InputError(f"no {role} file: expected one of {expected}", folder)
+    return {role: paths[0] for role, paths in found.items() if paths}

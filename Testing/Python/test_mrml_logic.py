@@ -1,0 +1,474 @@
+"""The MRML layer on Slicer's own MRML classes (the slicer-core wheel), no mocks.
+
+The same numbers as the command line from nodes; user edits of the output segmentation
+and plane redo only what they invalidate; the export reads back in Slicer's reader and
+in slicerio; the node <-> image, plane and transform conversions keep the geometry.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import slicer
+import slicerio
+import vtk
+
+from IMRAnalysisLib import pipeline
+from IMRAnalysisLib.cli import main
+from IMRAnalysisLib.errors import InputError
+from IMRAnalysisLib.export import SEGMENT_COLORS
+from IMRAnalysisLib.mrml_logic import TABLE_FILE, IMRMrmlLogic, SegmentRef
+from IMRAnalysisLib.mrml_nodes import (
+    image_from_volume_node,
+    mask_from_labelmap_node,
+    mask_from_segment,
+    plane_from_plane_node,
+    plane_node_from_plane,
+    set_segment_from_mask,
+    sitk_transform_from_node,
+    transform_node_from_sitk,
+    volume_node_from_image,
+)
+from IMRAnalysisLib.parameters import AnalysisParameters
+from IMRAnalysisLib.phantom import PhantomPatient
+from IMRAnalysisLib.plane import Plane
+from IMRAnalysisLib.results_folder import flatten_metrics
+from IMRAnalysisLib.segmentation_file import Segment, write_segmentation
+from test_segmentation_file import GRIDS, make_reference
+
+LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])
+SEGMENT_MEASURES = {
+    "Lesion": "lesion_volume_ml", "IMR": "imr_volume_ml", "Hyperperfusion": "hyperperfusion_volume_ml",
+    "Exclusion": "exclusion_volume_ml",
+}
+
+
+def without_inputs(measures: dict) -> dict:
+    """JSON-normalised measures without the ``inputs`` key (paths differ between runs)."""
+    return {key: value for key, value in json.loads(json.dumps(measures)).items() if key != "inputs"}
+
+
+def voxels(image: sitk.Image) -> np.ndarray:
+    return sitk.GetArrayFromImage(image)
+
+
+def as_image(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(array.astype(np.uint8))
+    image.CopyInformation(reference)
+    return image
+
+
+def ras(points_lps: np.ndarray) -> np.ndarray:
+    return np.asarray(points_lps) * LPS_TO_RAS
+
+
+# --- shared analyses --------------------------------------------------------------------
+
+
+@dataclass
+class Analysed:
+    logic: IMRMrmlLogic
+    nodes: dict[str, slicer.vtkMRMLNode]
+    measures_after_run: dict
+    registrations: list[int]  # every registration onto post-EVT the pipeline really ran
+
+    @property
+    def segmentation(self) -> slicer.vtkMRMLSegmentationNode:
+        return self.logic.outputs.segmentation
+
+    @property
+    def post(self) -> sitk.Image:
+        return self.logic.result.post
+
+    def segment(self, segment_id: str) -> np.ndarray:
+        return voxels(mask_from_segment(self.segmentation, segment_id, self.post))
+
+    def voxel_ml(self) -> float:
+        return float(np.prod(self.post.GetSpacing())) / 1000.0
+
+
+@pytest.fixture(scope="module")
+def registrations_run() -> list[int]:
+    """One entry per registration onto post-EVT while this module runs: the real function, counted."""
+    calls: list[int] = []
+    real = pipeline.align_to_post
+
+    def counted(*args, **kwargs):
+        calls.append(len(calls) + 1)
+        return real(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "align_to_post", counted)
+        yield calls
+
+
+@pytest.fixture(scope="module")
+def cli_metrics(phantom_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("cli") / "result"
+    roles = ("arrival", "post", "day5", "lesion")
+    assert main(["run", "--quiet", "--out", str(out), *[f"--{role}={phantom_files[role]}" for role in roles]]) == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def analysed(phantom_files: dict[str, Path], registrations_run: list[int]) -> Analysed:
+    """The phantom loaded from its folder (lesion as a label map) and analysed on a fresh MRML scene."""
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    nodes = logic.load_patient_folder(phantom_files["post"].parent)
+    outputs = logic.run(nodes["post"], nodes["day5"], SegmentRef(nodes["lesion"]), arrival=nodes["arrival"])
+    return Analysed(logic, nodes, copy.deepcopy(outputs.measures), registrations_run)
+
+
+# --- 1. same measures as the command line -----------------------------------------------
+
+
+def test_label_map_lesion_gives_exactly_the_command_line_measures(analysed: Analysed, cli_metrics: dict) -> None:
+    assert {role: node.GetClassName() for role, node in analysed.nodes.items()} == {
+        "arrival": "vtkMRMLScalarVolumeNode", "post": "vtkMRMLScalarVolumeNode", "day5": "vtkMRMLScalarVolumeNode",
+        "lesion": "vtkMRMLLabelMapVolumeNode",
+    }
+    assert without_inputs(analysed.measures_after_run) == without_inputs(cli_metrics)
+    assert set(analysed.measures_after_run["inputs"]) == {"arrival", "post", "day5", "lesion"}
+
+
+def test_slicer_readers_give_the_command_line_measures(
+    default_phantom: PhantomPatient, phantom_files: dict[str, Path], cli_metrics: dict, tmp_path: Path
+) -> None:
+    """What a Slicer user gets: maps read by Slicer's volume reader, the lesion a .seg.nrrd on the day-5 grid.
+
+    Slicer's reader puts the origin one rounding step away from ITK's (-102.06250000000001
+    for -102.0625); that moves the estimated plane and the registrations by ~1e-10, so
+    every volume is identical and the floating-point figures agree to 1e-6.
+    """
+    scene = slicer.vtkMRMLScene()
+    volumes = slicer.vtkSlicerVolumesLogic()
+    volumes.SetMRMLScene(scene)
+    maps = {role: volumes.AddArchetypeVolume(str(phantom_files[role]), role, 0) for role in ("arrival", "post", "day5")}
+    lesion = default_phantom.lesion
+    write_segmentation(tmp_path / "lesion.seg.nrrd", [Segment("Day-5 lesion", (1.0, 0.8, 0.2), lesion)], lesion)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(str(tmp_path / "lesion.seg.nrrd"))
+    assert storage.ReadData(segmentation) == 1
+
+    outputs = IMRMrmlLogic(scene).run(maps["post"], maps["day5"], SegmentRef(segmentation), arrival=maps["arrival"])
+
+    measures, expected = without_inputs(outputs.measures), without_inputs(cli_metrics)
+    assert flatten_metrics(measures) == pytest.approx(flatten_metrics(expected), abs=1e-6)
+    volumes_ml = [key for key in expected if key.endswith("_ml")]
+    assert {key: measures[key] for key in volumes_ml} == {key: expected[key] for key in volumes_ml}
+
+
+# --- 2. user edits: recompute without registering ---------------------------------------
+
+
+def test_output_nodes(analysed: Analysed) -> None:
+    outputs = analysed.logic.outputs
+    segmentation = outputs.segmentation.GetSegmentation()
+    ids = [segmentation.GetNthSegmentID(index) for index in range(segmentation.GetNumberOfSegments())]
+    assert ids == ["Lesion", "IMR", "Hyperperfusion", "Exclusion"]
+    for segment_id in ids:
+        assert segmentation.GetSegment(segment_id).GetColor() == pytest.approx(SEGMENT_COLORS[segment_id])
+    display = outputs.asymmetry.GetDisplayNode()
+    assert (display.GetWindowLevelMin(), display.GetWindowLevelMax()) == (-50.0, 50.0)
+    colors = display.GetColorNode()
+    assert colors.GetNumberOfColors() == 256
+    low, middle, high = ([0.0] * 4, [0.0] * 4, [0.0] * 4)
+    for index, rgba in ((0, low), (127, middle), (255, high)):
+        colors.GetColor(index, rgba)
+    assert low[2] > low[0] and high[0] > high[2] and min(middle[:3]) > 0.99  # blue - white - red
+    assert np.nanmin(voxels(image_from_volume_node(outputs.asymmetry))) < -15.0  # percent
+    assert set(outputs.transforms) == {"day5", "arrival"}
+    assert outputs.table.GetNumberOfRows() == 1
+    assert outputs.table.GetColumnName(2) == "IMR volume (mL)"
+    assert float(outputs.table.GetCellText(0, 2)) == outputs.measures["imr_volume_ml"]
+    assert analysed.logic.registration_count == 2  # day 5 and arrival
+
+
+def test_removing_a_lesion_slab_lowers_imr_by_the_imr_inside_it(analysed: Analysed) -> None:
+    logic, before = analysed.logic, analysed.logic.outputs.measures
+    lesion, imr = analysed.segment("Lesion"), analysed.segment("IMR")
+    slab = int(np.argmax(imr.sum(axis=(1, 2))))  # the axial slice of the post grid with most IMR
+    removed_imr = int(imr[slab].sum())
+    edited = lesion.copy()
+    edited[slab] = 0
+    set_segment_from_mask(analysed.segmentation, "Lesion", as_image(edited, analysed.post))
+    registrations, count = len(analysed.registrations), logic.registration_count
+
+    after = logic.recompute().measures
+
+    assert removed_imr > 10
+    expected_ml = before["imr_volume_ml"] - removed_imr * analysed.voxel_ml()
+    assert after["imr_volume_ml"] == pytest.approx(expected_ml, abs=1e-3)
+    assert after["lesion_volume_ml"] == pytest.approx(edited.sum() * analysed.voxel_ml(), abs=1e-3)
+    expected_imr = imr.copy()
+    expected_imr[slab] = 0
+    assert np.array_equal(analysed.segment("IMR"), expected_imr)
+    assert np.array_equal(analysed.segment("Lesion"), edited)  # the user's edit is kept
+    assert (len(analysed.registrations), logic.registration_count) == (registrations, count)
+
+
+def test_exclusion_over_imr_lowers_imr_by_the_excluded_imr(analysed: Analysed) -> None:
+    logic, before = analysed.logic, analysed.logic.outputs.measures
+    lesion, imr = analysed.segment("Lesion"), analysed.segment("IMR")
+    columns = np.nonzero(imr.any(axis=(0, 1)))[0]
+    exclusion = np.zeros_like(imr)
+    exclusion[:, :, columns.min() : (columns.min() + columns.max()) // 2 + 1] = 1  # a box over part of the IMR
+    excluded_imr = int((imr & exclusion).sum())
+    set_segment_from_mask(analysed.segmentation, "Exclusion", as_image(exclusion, analysed.post))
+    registrations, count = len(analysed.registrations), logic.registration_count
+
+    after = logic.recompute().measures
+
+    assert excluded_imr > 10
+    expected_ml = before["imr_volume_ml"] - excluded_imr * analysed.voxel_ml()
+    assert after["imr_volume_ml"] == pytest.approx(expected_ml, abs=1e-3)
+    assert after["exclusion_volume_ml"] == pytest.approx(exclusion.sum() * analysed.voxel_ml(), abs=1e-3)
+    assert np.array_equal(analysed.segment("IMR"), imr & (1 - exclusion))
+    assert np.array_equal(analysed.segment("Exclusion"), exclusion)
+    assert np.array_equal(analysed.segment("Lesion"), lesion)
+    assert (len(analysed.registrations), logic.registration_count) == (registrations, count)
+
+
+def test_moving_the_plane_recomputes_the_asymmetry_without_registering(analysed: Analysed) -> None:
+    logic, outputs = analysed.logic, analysed.logic.outputs
+    lesion, exclusion = analysed.segment("Lesion"), analysed.segment("Exclusion")
+    asymmetry_before = voxels(image_from_volume_node(outputs.asymmetry))
+    plane = plane_from_plane_node(outputs.plane)
+    moved = Plane.from_vectors(plane.point_array + 4.0 * plane.normal_array, plane.normal_array + [0.0, 0.05, 0.0])
+    plane_node_from_plane(logic.scene, moved, "unused", outputs.plane)
+    registrations, count = len(analysed.registrations), logic.registration_count
+
+    after = logic.recompute().measures
+
+    asymmetry_after = voxels(image_from_volume_node(outputs.asymmetry))
+    assert not np.allclose(asymmetry_after, asymmetry_before, equal_nan=True)
+    assert after["midline"]["estimated"] is False
+    assert after["midline"]["point_mm"] == pytest.approx(list(moved.point), abs=1e-6)
+    assert after["midline"]["normal"] == pytest.approx(list(moved.normal), abs=1e-9)
+    assert np.array_equal(analysed.segment("Lesion"), lesion)
+    assert np.array_equal(analysed.segment("Exclusion"), exclusion)
+    segments = logic.result.segments
+    assert np.array_equal(analysed.segment("IMR"), voxels(segments.imr))
+    assert np.array_equal(analysed.segment("Hyperperfusion"), voxels(segments.hyperperfusion))
+    assert (len(analysed.registrations), logic.registration_count) == (registrations, count)
+
+
+def test_new_parameters_reuse_the_registration(analysed: Analysed) -> None:
+    logic = analysed.logic
+    before = logic.outputs.measures["imr_volume_ml"]
+    registrations, count = len(analysed.registrations), logic.registration_count
+    after = logic.recompute(parameters=AnalysisParameters(threshold=0.25)).measures
+    assert after["parameters"]["threshold"] == 0.25
+    assert after["imr_volume_ml"] < before
+    assert float(logic.outputs.table.GetCellText(0, 2)) == after["imr_volume_ml"]
+    assert (len(analysed.registrations), logic.registration_count) == (registrations, count)
+
+
+# --- 3. export ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def exported(analysed: Analysed, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return analysed.logic.export(tmp_path_factory.mktemp("export") / "result")
+
+
+def test_export_is_the_command_line_folder_plus_the_table(exported: Path, analysed: Analysed) -> None:
+    names = {path.name for path in exported.iterdir()}
+    assert {"metrics.json", "metrics.csv", "Segmentation.seg.nrrd", "asymmetry_percent.nrrd", "midline.json",
+            "day5_to_post.tfm", "arrival_to_post.tfm", "overview.png", f"{TABLE_FILE}.csv",
+            f"{TABLE_FILE}.tsv"} <= names
+    metrics = json.loads((exported / "metrics.json").read_text())
+    assert metrics == json.loads(json.dumps(analysed.logic.outputs.measures))
+    with pytest.raises(InputError, match="already exists"):
+        analysed.logic.export(exported)
+    assert analysed.logic.export(exported, overwrite=True) == exported
+
+
+def test_exported_segmentation_reads_back_in_slicerio(exported: Path, analysed: Analysed) -> None:
+    measures = analysed.logic.outputs.measures
+    segmentation = slicerio.read_segmentation(str(exported / "Segmentation.seg.nrrd"))
+    assert sorted(segment["name"] for segment in segmentation["segments"]) == sorted(SEGMENT_MEASURES)
+    for segment in segmentation["segments"]:
+        assert segment["color"] == pytest.approx(SEGMENT_COLORS[segment["name"]], abs=1e-6)
+        extracted = slicerio.extract_segments(segmentation, [(segment["name"], 1)])
+        volume = np.count_nonzero(extracted["voxels"]) * analysed.voxel_ml()
+        assert volume == pytest.approx(measures[SEGMENT_MEASURES[segment["name"]]], abs=1e-4)
+
+
+def test_exported_segmentation_reads_back_in_slicer(exported: Path, analysed: Analysed) -> None:
+    measures = analysed.logic.outputs.measures
+    scene = slicer.vtkMRMLScene()
+    node = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    storage = scene.AddNewNodeByClass("vtkMRMLSegmentationStorageNode")
+    storage.SetFileName(str(exported / "Segmentation.seg.nrrd"))
+    assert storage.ReadData(node) == 1
+    segmentation = node.GetSegmentation()
+    assert segmentation.GetNumberOfSegments() == 4
+    for index in range(4):
+        segment_id = segmentation.GetNthSegmentID(index)
+        segment = segmentation.GetSegment(segment_id)
+        assert segment.GetColor() == pytest.approx(SEGMENT_COLORS[segment.GetName()], abs=1e-6)
+        mask = mask_from_segment(node, segment_id)  # on the file's reference geometry
+        assert mask.GetSize() == analysed.post.GetSize()
+        assert np.allclose(mask.GetOrigin(), analysed.post.GetOrigin(), atol=1e-9)
+        assert np.count_nonzero(voxels(mask)) * analysed.voxel_ml() == pytest.approx(
+            measures[SEGMENT_MEASURES[segment.GetName()]], abs=1e-4
+        )
+
+
+@pytest.mark.parametrize("suffix, delimiter", [(".csv", ","), (".tsv", "\t")])
+def test_exported_table_has_one_row_with_units(exported: Path, analysed: Analysed, suffix: str, delimiter: str) -> None:
+    measures = analysed.logic.outputs.measures
+    with open(exported / f"{TABLE_FILE}{suffix}", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=delimiter))
+    assert len(rows) == 2
+    header, values = rows
+    row = dict(zip(header, values))
+    assert float(row["IMR volume (mL)"]) == measures["imr_volume_ml"]
+    assert float(row["Relative IMR volume (%)"]) == measures["imr_relative_percent"]
+    assert float(row["Asymmetry threshold (%)"]) == pytest.approx(100 * measures["parameters"]["threshold"])
+    assert row["Significant IMR"] == str(measures["significant_imr"]).lower()
+    text_columns = {"Status", "Not assessable reason", "Significant IMR", "Midline estimated"}
+    assert all(title.endswith(")") for title in header if title not in text_columns)
+
+
+# --- 4. conversions keep the geometry -----------------------------------------------------
+
+
+def grid_image(grid: str, array: np.ndarray) -> sitk.Image:
+    """``array`` (k, j, i) on one of the flipped / oblique / anisotropic test grids."""
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(make_reference(grid, array.shape[::-1]))
+    return image
+
+
+def blob(shape: tuple[int, int, int] = (9, 14, 12)) -> np.ndarray:
+    k, j, i = np.meshgrid(*(np.arange(n) for n in shape), indexing="ij")
+    return ((k - 4) ** 2 / 9 + (j - 6) ** 2 / 16 + (i - 5) ** 2 / 12 <= 1).astype(np.uint8)
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+def test_volume_round_trip_is_exact(grid: str) -> None:
+    values = np.random.default_rng(3).random((9, 14, 12)).astype(np.float32)
+    image = grid_image(grid, values)
+    node = volume_node_from_image(slicer.vtkMRMLScene(), image, "volume")
+    back = image_from_volume_node(node)
+    assert (back.GetOrigin(), back.GetSpacing(), back.GetDirection()) == (
+        image.GetOrigin(), image.GetSpacing(), image.GetDirection()
+    )
+    assert back.GetPixelID() == image.GetPixelID() and np.array_equal(voxels(back), values)
+    ijk_to_ras = vtk.vtkMatrix4x4()
+    node.GetIJKToRASMatrix(ijk_to_ras)
+    for index in [(0, 0, 0), (11, 13, 8), (3, 7, 2)]:
+        mapped = ijk_to_ras.MultiplyPoint([*index, 1.0])[:3]
+        assert mapped == pytest.approx(ras(image.TransformIndexToPhysicalPoint(index)), abs=1e-9)
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+def test_label_map_and_segment_round_trips_are_exact(grid: str) -> None:
+    scene = slicer.vtkMRMLScene()
+    labels = blob() + 2 * np.roll(blob(), 3, axis=2) * (1 - blob())
+    labelmap = volume_node_from_image(scene, grid_image(grid, labels), "labels", node_class="vtkMRMLLabelMapVolumeNode")
+    for label in (1, 2):
+        assert np.array_equal(voxels(mask_from_labelmap_node(labelmap, label)), labels == label)
+    reference = grid_image(grid, np.zeros((9, 14, 12), np.float32))
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    first, second = as_image(blob(), reference), as_image(np.roll(blob(), 2, axis=1), reference)
+    set_segment_from_mask(segmentation, "First", first, "First name", (0.1, 0.2, 0.3))
+    set_segment_from_mask(segmentation, "Second", second, "Second name", (0.4, 0.5, 0.6))
+    set_segment_from_mask(segmentation, "Second", first, "ignored", (1.0, 1.0, 1.0))  # overlaps First entirely
+    assert np.array_equal(voxels(mask_from_segment(segmentation, "First", reference)), blob())
+    assert np.array_equal(voxels(mask_from_segment(segmentation, "Second", reference)), blob())
+    segment = segmentation.GetSegmentation().GetSegment("Second")
+    assert (segment.GetName(), segment.GetColor()) == ("Second name", pytest.approx((0.4, 0.5, 0.6)))
+    own = mask_from_segment(segmentation, "First")  # no reference geometry: the segment's voxels plus a border
+    on_reference = sitk.Resample(own, reference, sitk.Transform(), sitk.sitkNearestNeighbor)
+    assert np.array_equal(voxels(on_reference), blob())
+    assert np.allclose(own.GetDirection(), reference.GetDirection(), atol=1e-12)
+
+
+def test_plane_round_trip() -> None:
+    plane = Plane.from_vectors(np.array([3.5, -20.0, 12.25]), np.array([0.95, 0.2, -0.15]))
+    node = plane_node_from_plane(slicer.vtkMRMLScene(), plane, "plane")
+    normal_ras = [0.0, 0.0, 0.0]
+    node.GetNormalWorld(normal_ras)
+    assert abs(np.dot(normal_ras, ras(plane.normal))) == pytest.approx(1.0, abs=1e-12)  # stored in RAS
+    back = plane_from_plane_node(node)
+    assert back.point == pytest.approx(plane.point, abs=1e-9)
+    assert back.normal == pytest.approx(plane.normal, abs=1e-12)
+
+
+def test_transform_nodes_map_points_as_the_pipeline(analysed: Analysed, tmp_path: Path) -> None:
+    """Post-EVT point p and its day-5 homolog T(p): the node takes day 5 back onto post-EVT, as Slicer's reader does."""
+    transform = analysed.logic.result.registrations["day5"].transform
+    node = analysed.logic.outputs.transforms["day5"]
+    points = np.random.default_rng(5).uniform(-80.0, 80.0, size=(6, 3))
+    to_parent = vtk.vtkMatrix4x4()
+    node.GetMatrixTransformToParent(to_parent)
+    back = sitk_transform_from_node(node)
+    for point in points:
+        homolog = np.array(transform.TransformPoint(point.tolist()))
+        assert to_parent.MultiplyPoint([*ras(homolog), 1.0])[:3] == pytest.approx(ras(point), abs=1e-9)
+        assert back.TransformPoint(point.tolist()) == pytest.approx(homolog, abs=1e-9)
+    sitk.WriteTransform(transform, str(tmp_path / "day5_to_post.tfm"))
+    scene = slicer.vtkMRMLScene()
+    read = scene.AddNewNodeByClass("vtkMRMLLinearTransformNode")
+    storage = scene.AddNewNodeByClass("vtkMRMLTransformStorageNode")
+    storage.SetFileName(str(tmp_path / "day5_to_post.tfm"))
+    assert storage.ReadData(read) == 1
+    by_slicer = vtk.vtkMatrix4x4()
+    read.GetMatrixTransformToParent(by_slicer)
+    ours = transform_node_from_sitk(scene, transform, "ours")
+    mine = vtk.vtkMatrix4x4()
+    ours.GetMatrixTransformToParent(mine)
+    assert [mine.GetElement(r, c) for r in range(4) for c in range(4)] == pytest.approx(
+        [by_slicer.GetElement(r, c) for r in range(4) for c in range(4)], abs=1e-9
+    )
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def test_patient_folder_errors_name_the_problem(phantom_files: dict[str, Path], tmp_path: Path) -> None:
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    shutil.copy(phantom_files["post"], tmp_path / "post.nrrd")
+    shutil.copy(phantom_files["lesion"], tmp_path / "lesion.nrrd")
+    with pytest.raises(InputError, match="no day5 file"):
+        logic.load_patient_folder(tmp_path)
+    shutil.copy(phantom_files["day5"], tmp_path / "day5.nrrd")
+    shutil.copy(phantom_files["post"], tmp_path / "Post.mha")
+    with pytest.raises(InputError, match="more than one post file"):
+        logic.load_patient_folder(tmp_path)
+    (tmp_path / "Post.mha").unlink()
+    (tmp_path / "exclusion.nii.gz").write_bytes(b"not an image")
+    with pytest.raises(InputError, match="exclusion.nii.gz: the exclusion mask cannot be read"):
+        logic.load_patient_folder(tmp_path)
+    (tmp_path / "exclusion.nii.gz").unlink()
+    (tmp_path / "exclusion.seg.nrrd").write_bytes(b"NRRD0004\ntype: nonsense\n\n")
+    with pytest.raises(InputError, match="exclusion.seg.nrrd: not a readable NRRD segmentation"):
+        logic.load_patient_folder(tmp_path)  # Slicer's own reader would abort the process on this file
+    assert logic.scene.GetNumberOfNodes() == 0  # every file is checked before any node is made
+    with pytest.raises(InputError, match="not found"):
+        logic.load_patient_folder(tmp_path / "missing")
+
+
+def test_maps_given_as_nodes_get_the_same_value_checks(analysed: Analysed) -> None:
+    scene = analysed.logic.scene
+    post = image_from_volume_node(analysed.nodes["post"])
+    array = sitk.GetArrayFromImage(post)
+    array[3, 40:42, 40:42] = np.nan
+    broken = sitk.GetImageFromArray(array)
+    broken.CopyInformation(post)
+    node = volume_node_from_image(scene, broken, "post with holes")
+    logic = IMRMrmlLogic(scene)
+    with pytest.raises(InputError, match="post with holes.*4 NaN"):
+        logic.run(node, analysed.nodes["day5"], SegmentRef(analysed.nodes["lesion"]))
