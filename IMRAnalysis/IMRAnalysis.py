@@ -1,0 +1,774 @@
+"""3D Slicer module: impaired microvascular reperfusion (IMR) after stroke thrombectomy.
+
+The panel drives ``IMRAnalysisLib.mrml_logic`` on the application's scene. The library
+needs packages Slicer does not bundle, so it is imported inside methods, after the
+user has agreed to install what is missing, never when Slicer loads this file.
+"""
+
+import json
+import logging
+import os
+import pathlib
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import slicer
+import vtk
+from slicer import (
+    vtkMRMLMarkupsPlaneNode,
+    vtkMRMLScalarVolumeNode,
+    vtkMRMLSegmentationNode,
+    vtkMRMLTableNode,
+)
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import (
+    Choice,
+    Default,
+    WithinRange,
+    parameterNodeWrapper,
+)
+from slicer.ScriptedLoadableModule import *
+from slicer.util import VTKObservationMixin
+
+SAMPLE_CATEGORY = "IMRAnalysis"
+SAMPLE_NAME = "IMRPhantomPatient"
+SEGMENT_EDITOR_SINGLETON_TAG = "IMRAnalysisSegmentEditor"
+SCENE_BUNDLE_NAME = "IMRAnalysis-scene.mrb"
+ASYMMETRY_OPACITY = 0.5
+FILLED_SEGMENTS = {"Lesion": False, "IMR": True, "Hyperperfusion": True, "Exclusion": False}
+BADGE_COLOURS = {"significant": "#c62828", "not significant": "#2e7d32", "not assessable": "#616161"}
+
+
+#
+# IMRAnalysis
+#
+
+
+class IMRAnalysis(ScriptedLoadableModule):
+    """Module description shown in Slicer's module list and help panel."""
+
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("IMR Analysis")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "Quantification")]
+        self.parent.dependencies = ["Markups", "Segmentations"]
+        self.parent.contributors = ["IMRAnalysis developers"]
+        self.parent.helpText = _("""
+Measures <b>impaired microvascular reperfusion (IMR)</b> after a successful thrombectomy:
+voxels of the post-EVT rCBV map, inside the day-5 ischemic lesion, whose rCBV is more than
+15 % below that of their mirror homolog in the other hemisphere. More than 5 mL is significant.
+<ol>
+<li><b>Inputs</b>: arrival, post-EVT and day-5 maps (or a patient folder, or the phantom sample).</li>
+<li><b>Masks</b>: draw or correct the day-5 lesion and an optional exclusion (haemorrhage).</li>
+<li><b>Parameters</b>: threshold, direction, significance volume, patient flags.</li>
+<li><b>Run</b>: registration, mid-sagittal plane, asymmetry map, IMR segment and measures.</li>
+<li><b>Review</b>: edit the result masks or move the midline, then Recompute (no new registration).</li>
+<li><b>Export</b>: metrics, segmentation, maps, transforms, overview and a scene bundle.</li>
+</ol>
+Method: Valls Carbo et al., Frontiers in Neurology 2025,
+<a href="https://doi.org/10.3389/fneur.2025.1478240">doi 10.3389/fneur.2025.1478240</a>.
+See the <a href="https://github.com/IMRAnalysis/SlicerIMRAnalysis#readme">README</a>.
+""")
+        self.parent.acknowledgementText = _("""
+The IMR definition follows Valls Carbo et al. (Front. Neurol. 2025). The phantom sample patient
+is built from the symmetric ICBM 2009a MNI152 template, Copyright (C) 1993-2009 Louis Collins,
+McConnell Brain Imaging Centre, Montreal Neurological Institute, McGill University.
+""")
+        slicer.app.connect("startupCompleted()", registerSampleData)
+
+
+#
+# Sample data: the phantom patient, generated on this machine
+#
+
+
+def registerSampleData() -> None:
+    """List the phantom patient in Sample Data; it is generated locally on first use, never downloaded."""
+    import SampleData
+
+    sampleDataLogic = SampleData.SampleDataLogic
+    if hasattr(sampleDataLogic, "registerCustomSampleDataCategory"):  # Slicer >= 5.12
+        sampleDataLogic.registerCustomSampleDataCategory(SAMPLE_CATEGORY, title=_("IMR Analysis"))
+    folder = IMRAnalysisLogic.samplePatientFolder()
+    sampleDataLogic.registerCustomSampleDataSource(
+        category=SAMPLE_CATEGORY,
+        sampleName=SAMPLE_NAME,
+        uris=folder.as_uri(),
+        fileNames=folder.name,
+        thumbnailFileName=os.path.join(os.path.dirname(__file__), "Resources", "Icons", "IMRAnalysis.png"),
+        customDownloader=loadSamplePatientFromSampleData,
+    )
+
+
+def loadSamplePatientFromSampleData(source: Any) -> None:
+    """Sample Data button: ``source`` only names the local folder, so the loader makes the files itself."""
+    logic = IMRAnalysisLogic()
+    with slicer.util.tryWithErrorDisplay(_("Could not create the sample patient."), waitCursor=True):
+        logic.ensureDependencies(confirm=confirmInstall)
+        logic.loadSamplePatient(logic.getParameterNode())
+    slicer.util.selectModule("IMRAnalysis")
+
+
+def confirmInstall(question: str) -> bool:
+    return slicer.util.confirmOkCancelDisplay(question, windowTitle=_("IMR Analysis - Python packages"))
+
+
+#
+# IMRAnalysisParameterNode
+#
+
+
+@parameterNodeWrapper
+class IMRAnalysisParameterNode:
+    """Every input, parameter and output reference of the panel, saved with the scene.
+
+    Units are the ones users think in (percent, mL, mm); the logic converts them to the
+    library's ``AnalysisParameters`` (threshold as a fraction).
+    """
+
+    arrivalVolume: vtkMRMLScalarVolumeNode
+    postVolume: vtkMRMLScalarVolumeNode
+    day5Volume: vtkMRMLScalarVolumeNode
+    patientFolder: Annotated[pathlib.Path, Default(pathlib.Path.home())]
+    lesionSegmentation: vtkMRMLSegmentationNode
+    exclusionSegmentation: vtkMRMLSegmentationNode
+    midlinePlane: vtkMRMLMarkupsPlaneNode
+    thresholdPercent: Annotated[float, WithinRange(1.0, 99.0), Default(15.0)]
+    direction: Annotated[str, Choice(["decrease", "increase"]), Default("decrease")]
+    significanceMl: Annotated[float, WithinRange(0.0, 1000.0), Default(5.0)]
+    smoothingMm: Annotated[float, WithinRange(0.0, 20.0), Default(0.0)]
+    floorFraction: Annotated[float, WithinRange(0.0, 0.95), Default(0.25)]
+    minClusterMl: Annotated[float, WithinRange(0.0, 100.0), Default(0.0)]
+    brainMask: Annotated[bool, Default(True)]
+    registration: Annotated[bool, Default(True)]
+    icaOcclusion: Annotated[bool, Default(False)]
+    hemorrhagicTransformation: Annotated[bool, Default(False)]
+    reocclusion: Annotated[bool, Default(False)]
+    resultSegmentation: vtkMRMLSegmentationNode
+    asymmetryVolume: vtkMRMLScalarVolumeNode
+    resultTable: vtkMRMLTableNode
+    exportFolder: Annotated[pathlib.Path, Default(pathlib.Path.home() / "IMRAnalysis-results")]
+
+
+#
+# IMRAnalysisWidget
+#
+
+
+def significanceBadge(measures: dict | None) -> tuple:
+    """Text and verdict (a ``BADGE_COLOURS`` key, None before any result) of the label a reader must not miss."""
+    if measures is None:
+        return _("No result yet"), None
+    if measures["status"] != "assessable":
+        return _("IMR not assessable: {reason}").format(reason=measures["not_assessable_reason"]), "not assessable"
+    figures = _("{imr:.1f} mL ({relative:.0f} % of the {lesion:.1f} mL lesion)").format(
+        imr=measures["imr_volume_ml"], relative=measures["imr_relative_percent"], lesion=measures["lesion_volume_ml"])
+    if measures["significant_imr"]:
+        return _("Significant IMR: {figures}").format(figures=figures), "significant"
+    return _("No significant IMR: {figures}").format(figures=figures), "not significant"
+
+
+class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    """The panel: inputs, masks, midline, parameters, run, results and export sections."""
+
+    def __init__(self, parent=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = None
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._running = False
+        self._cancelRequested = False
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/IMRAnalysis.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        # MRML widgets get the scene through the .ui's mrmlSceneChanged -> setMRMLScene connections
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = IMRAnalysisLogic()
+        self._setupSegmentEditor()
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self._connectButtons()
+        self.initializeParameterNode()
+
+    def _setupSegmentEditor(self) -> None:
+        """The module's own editor node goes in before the scene, so the editor's choices are stored there."""
+        editor = self.ui.segmentEditorWidget
+        editor.setMaximumNumberOfUndoStates(10)
+        editor.setMRMLSegmentEditorNode(self.logic.getSegmentEditorNode())
+        editor.setMRMLScene(slicer.mrmlScene)
+
+    def _connectButtons(self) -> None:
+        ui = self.ui
+        ui.loadPatientFolderButton.connect("clicked(bool)", self.onLoadPatientFolder)
+        ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
+        ui.lesionSegmentationSelector.connect("nodeAddedByUser(vtkMRMLNode*)", lambda node: self.onMaskCreated(node, "Lesion"))
+        ui.exclusionSegmentationSelector.connect("nodeAddedByUser(vtkMRMLNode*)", lambda node: self.onMaskCreated(node, "Exclusion"))
+        ui.editLesionButton.connect("clicked(bool)", self.onEditLesion)
+        ui.editExclusionButton.connect("clicked(bool)", self.onEditExclusion)
+        ui.editResultMasksButton.connect("clicked(bool)", self.onEditResultMasks)
+        ui.showMidlineCheckBox.connect("toggled(bool)", self.onShowMidline)
+        ui.moveMidlineButton.connect("toggled(bool)", self.onMoveMidline)
+        ui.resetMidlineButton.connect("clicked(bool)", self.onResetMidline)
+        ui.applyButton.connect("clicked(bool)", self.onApplyButton)
+        ui.recomputeButton.connect("clicked(bool)", self.onRecomputeButton)
+        ui.cancelButton.connect("clicked(bool)", self.onCancelButton)
+        ui.showAsymmetryCheckBox.connect("toggled(bool)", self.onShowAsymmetry)
+        ui.exportButton.connect("clicked(bool)", self.onExportButton)
+
+    def cleanup(self) -> None:
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+        self._selectSegmentEditorNode()
+        self.ui.segmentEditorWidget.installKeyboardShortcuts()
+
+    def exit(self) -> None:
+        editor = self.ui.segmentEditorWidget
+        editor.setActiveEffect(None)
+        editor.uninstallKeyboardShortcuts()
+        editor.removeViewObservations()
+        self.setParameterNode(None)
+
+    def onSceneStartClose(self, caller, event) -> None:
+        """The parameter node and every result die with the scene."""
+        self.setParameterNode(None)
+        self.logic.forgetResults()
+        self.ui.segmentEditorWidget.setSegmentationNode(None)
+        self.ui.segmentEditorWidget.removeViewObservations()
+        self._showSignificance(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+            self._selectSegmentEditorNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+
+    def setParameterNode(self, inputParameterNode: IMRAnalysisParameterNode | None) -> None:
+        """Bind the widgets (``SlicerParameterName`` in the .ui) to the node and follow its changes."""
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtonStates)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._updateButtonStates)
+            self._updateButtonStates()
+
+    def _selectSegmentEditorNode(self) -> None:
+        self.ui.segmentEditorWidget.setMRMLSegmentEditorNode(self.logic.getSegmentEditorNode())
+        self.ui.segmentEditorWidget.updateWidgetFromMRML()
+
+    def _updateButtonStates(self, caller=None, event=None) -> None:
+        node = self._parameterNode
+        if node is None:
+            return
+        idle = not self._running
+        results = idle and self.logic.hasResults()
+        self.ui.applyButton.enabled = idle and bool(node.postVolume and node.day5Volume and node.lesionSegmentation)
+        self.ui.recomputeButton.enabled = results
+        self.ui.exportButton.enabled = results
+        self.ui.resetMidlineButton.enabled = results
+        self.ui.editResultMasksButton.enabled = results and bool(node.resultSegmentation and node.postVolume)
+        self.ui.editLesionButton.enabled = bool(node.lesionSegmentation)
+        self.ui.editExclusionButton.enabled = bool(node.exclusionSegmentation)
+        self.ui.showMidlineCheckBox.enabled = bool(node.midlinePlane)
+        self.ui.moveMidlineButton.enabled = bool(node.midlinePlane)
+
+    # Inputs
+
+    def onLoadPatientFolder(self) -> None:
+        self._ensureDependencies()
+        with slicer.util.tryWithErrorDisplay(_("Could not load the patient folder."), waitCursor=True):
+            self.logic.loadPatientFolder(self._parameterNode, self._parameterNode.patientFolder)
+            self._showInputs()
+
+    def onLoadSample(self) -> None:
+        self._ensureDependencies()
+        with slicer.util.tryWithErrorDisplay(_("Could not create the sample patient."), waitCursor=True):
+            self.logic.loadSamplePatient(self._parameterNode)
+            self._showInputs()
+
+    def _showInputs(self) -> None:
+        """Post-EVT map in the views, lesion ready to correct in the editor."""
+        slicer.util.setSliceViewerLayers(background=self._parameterNode.postVolume, fit=True)
+        if self._parameterNode.lesionSegmentation:
+            self.onEditLesion()
+
+    # Masks
+
+    def onMaskCreated(self, segmentation: vtkMRMLSegmentationNode, segmentName: str) -> None:
+        """A new mask gets the day-5 geometry (no cropping or resampling on save) and one empty segment."""
+        day5 = self._parameterNode.day5Volume
+        if day5:
+            segmentation.SetReferenceImageGeometryParameterFromVolumeNode(day5)
+        segmentation.CreateDefaultDisplayNodes()
+        segmentation.GetSegmentation().AddEmptySegment(segmentName, segmentName)
+        self._edit(segmentation, day5)
+
+    def onEditLesion(self) -> None:
+        self._edit(self._parameterNode.lesionSegmentation, self._parameterNode.day5Volume)
+
+    def onEditExclusion(self) -> None:
+        self._edit(self._parameterNode.exclusionSegmentation, self._parameterNode.day5Volume)
+
+    def onEditResultMasks(self) -> None:
+        """The result's Lesion and Exclusion segments live on the post-EVT grid that Recompute reads."""
+        segmentation = self._parameterNode.resultSegmentation
+        self._edit(segmentation, self._parameterNode.postVolume)
+        self.ui.segmentEditorWidget.setCurrentSegmentID(segmentation.GetSegmentation().GetSegmentIdBySegmentName("Lesion"))
+
+    def _edit(self, segmentation: vtkMRMLSegmentationNode, sourceVolume: vtkMRMLScalarVolumeNode | None) -> None:
+        self.ui.segmentEditorWidget.setSegmentationNode(segmentation)
+        self.ui.segmentEditorWidget.setSourceVolumeNode(sourceVolume)
+
+    # Midline
+
+    def onShowMidline(self, visible: bool) -> None:
+        if self._parameterNode.midlinePlane:
+            IMRAnalysisLogic.showMidline(self._parameterNode.midlinePlane, visible)
+
+    def onMoveMidline(self, interactive: bool) -> None:
+        if self._parameterNode.midlinePlane:
+            IMRAnalysisLogic.setMidlineInteractive(self._parameterNode.midlinePlane, interactive)
+        if not interactive and self.logic.hasResults():
+            self.ui.progressLabel.text = _("Midline moved: click Recompute to measure with it.")
+
+    def onResetMidline(self) -> None:
+        self.ui.moveMidlineButton.checked = False
+        self.logic.resetMidline()
+        self.onRecomputeButton()
+
+    # Run
+
+    def onApplyButton(self) -> None:
+        self._work(lambda: self.logic.run(self._parameterNode, self._reportProgress, self._isCancelRequested),
+                   _("IMR analysis failed."))
+
+    def onRecomputeButton(self) -> None:
+        self._work(lambda: self.logic.recompute(self._parameterNode), _("Recomputing IMR failed."))
+
+    def onCancelButton(self) -> None:
+        self._cancelRequested = True
+        self.ui.progressLabel.text = _("Cancelling...")
+
+    def _work(self, analysis: Callable[[], Any], failure: str) -> None:
+        """Run ``analysis`` with the panel locked except Cancel; a cancelled run is not an error."""
+        self._ensureDependencies()
+        from IMRAnalysisLib.errors import AnalysisCancelled
+
+        self._setRunning(True)
+        try:
+            with slicer.util.tryWithErrorDisplay(failure, waitCursor=True):
+                try:
+                    outputs = analysis()
+                except AnalysisCancelled:
+                    self.ui.progressLabel.text = _("Analysis cancelled.")
+                    return
+                self._showResults(outputs)
+                self.ui.progressLabel.text = _("Done.")
+        finally:
+            self._setRunning(False)
+
+    def _setRunning(self, running: bool) -> None:
+        self._running = running
+        self._cancelRequested = False
+        for section in (self.ui.inputsCollapsibleButton, self.ui.masksCollapsibleButton, self.ui.midlineCollapsibleButton,
+                        self.ui.parametersCollapsibleButton, self.ui.exportCollapsibleButton):
+            section.enabled = not running
+        self.ui.cancelButton.enabled = running
+        self.ui.progressBar.maximum = 0 if running else 1  # 0: busy indicator, the stages have no known length
+        self._updateButtonStates()
+
+    def _reportProgress(self, message: str) -> None:
+        self.ui.progressLabel.text = message
+        slicer.app.processEvents()  # keeps the panel responsive, so that Cancel can be clicked
+
+    def _isCancelRequested(self) -> bool:
+        return self._cancelRequested
+
+    def _ensureDependencies(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("IMR Analysis needs Python packages that are not installed.")):
+            self.logic.ensureDependencies(confirm=confirmInstall)
+
+    # Results
+
+    def _showResults(self, outputs: Any) -> None:
+        """Verdict badge, and the slice views: post-EVT under the asymmetry map, IMR filled, lesion outlined."""
+        self._showSignificance(outputs.measures)
+        foregroundOpacity = ASYMMETRY_OPACITY if self.ui.showAsymmetryCheckBox.checked else 0.0
+        slicer.util.setSliceViewerLayers(background=self._parameterNode.postVolume, foreground=outputs.asymmetry,
+                                         foregroundOpacity=foregroundOpacity)
+        IMRAnalysisLogic.styleSegments(outputs.segmentation)
+        IMRAnalysisLogic.showMidline(outputs.plane, self.ui.showMidlineCheckBox.checked)
+        IMRAnalysisLogic.setMidlineInteractive(outputs.plane, self.ui.moveMidlineButton.checked)
+        self.ui.resultsTableView.setMRMLTableNode(outputs.table)
+
+    def _showSignificance(self, measures: dict | None) -> None:
+        text, verdict = significanceBadge(measures)
+        self.ui.significanceLabel.text = text
+        style = "" if verdict is None else (
+            f"QLabel {{ background-color: {BADGE_COLOURS[verdict]}; color: white; font-weight: bold; border-radius: 4px; }}")
+        self.ui.significanceLabel.setStyleSheet(style)
+
+    def onShowAsymmetry(self, visible: bool) -> None:
+        slicer.util.setSliceViewerLayers(foregroundOpacity=ASYMMETRY_OPACITY if visible else 0.0)
+
+    # Export
+
+    def onExportButton(self) -> None:
+        """Never replaces an existing result folder without asking."""
+        self._ensureDependencies()
+        folder = self._parameterNode.exportFolder
+        overwrite = folder.is_dir() and any(folder.iterdir())
+        if overwrite and not slicer.util.confirmYesNoDisplay(
+                _("{folder} already holds files. Replace them with these results?").format(folder=folder)):
+            return
+        with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
+            written = self.logic.exportResults(folder, overwrite=overwrite)
+            self.ui.progressLabel.text = _("Results written to {folder}").format(folder=written)
+
+
+#
+# IMRAnalysisLogic
+#
+
+
+class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
+    """Thin layer over ``IMRMrmlLogic`` on ``slicer.mrmlScene``; no GUI calls, usable from scripts."""
+
+    def __init__(self) -> None:
+        ScriptedLoadableModuleLogic.__init__(self)
+        self._mrmlLogic = None
+        self._outputs = None
+        self._estimatedMidline = None
+
+    def getParameterNode(self) -> IMRAnalysisParameterNode:
+        return IMRAnalysisParameterNode(super().getParameterNode())
+
+    @staticmethod
+    def getSegmentEditorNode():
+        """The module's own segment editor node, so editing here leaves the Segment Editor module's state alone."""
+        node = slicer.mrmlScene.GetSingletonNode(SEGMENT_EDITOR_SINGLETON_TAG, "vtkMRMLSegmentEditorNode")
+        if node is None:
+            node = slicer.vtkMRMLSegmentEditorNode()
+            node.SetSingletonTag(SEGMENT_EDITOR_SINGLETON_TAG)
+            node = slicer.mrmlScene.AddNode(node)
+        return node
+
+    # Dependencies
+
+    @staticmethod
+    def requirements() -> list:
+        """Requirement lines of ``Resources/requirements.txt``: what the library needs and Slicer does not bundle."""
+        path = pathlib.Path(__file__).parent / "Resources" / "requirements.txt"
+        lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+        return [line for line in lines if line]
+
+    def missingRequirements(self) -> list:
+        from importlib import metadata
+
+        from packaging.requirements import Requirement
+
+        missing = []
+        for line in self.requirements():
+            requirement = Requirement(line)
+            try:
+                installed = metadata.version(requirement.name)
+            except metadata.PackageNotFoundError:
+                installed = None
+            if installed is None or not requirement.specifier.contains(installed, prereleases=True):
+                missing.append(line)
+        return missing
+
+    def ensureDependencies(self, confirm: Callable[[str], bool]) -> None:
+        """Install what is missing once ``confirm`` (the GUI's question) agrees; raise if it does not."""
+        missing = self.missingRequirements()
+        if not missing:
+            return
+        packages = "\n".join(missing)
+        if not confirm(_("IMR Analysis needs these Python packages, which Slicer does not bundle:\n\n{packages}\n\n"
+                         "Install them now?").format(packages=packages)):
+            raise RuntimeError(_("IMR Analysis cannot run without: {packages}").format(packages=", ".join(missing)))
+        try:
+            from slicer.packaging import pip_ensure  # Slicer >= 5.12
+        except ImportError:
+            slicer.util.pip_install(missing)
+        else:
+            pip_ensure(missing, prompt_install=False, requester="IMR Analysis")
+
+    # Inputs
+
+    @staticmethod
+    def samplePatientFolder() -> pathlib.Path:
+        return pathlib.Path(slicer.app.cachePath) / "IMRAnalysis" / "PhantomPatient"
+
+    def ensureSamplePatient(self) -> pathlib.Path:
+        """The default phantom patient, written once into Slicer's cache; ``truth.json`` (written last) marks it complete."""
+        folder = self.samplePatientFolder()
+        if (folder / "truth.json").is_file():
+            return folder
+        from IMRAnalysisLib.phantom import make_phantom
+
+        staging = folder.with_name(folder.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        make_phantom("default").write(staging, fmt="nrrd")
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+        return folder
+
+    def loadSamplePatient(self, parameterNode: IMRAnalysisParameterNode) -> pathlib.Path:
+        folder = self.ensureSamplePatient()
+        self.loadPatientFolder(parameterNode, folder)
+        return folder
+
+    def loadPatientFolder(self, parameterNode: IMRAnalysisParameterNode, folder: pathlib.Path) -> None:
+        nodes = self._mrml().load_patient_folder(folder)
+        parameterNode.patientFolder = pathlib.Path(folder)
+        parameterNode.arrivalVolume = nodes.get("arrival")
+        parameterNode.postVolume = nodes["post"]
+        parameterNode.day5Volume = nodes["day5"]
+        parameterNode.lesionSegmentation = self._asSegmentation(nodes["lesion"], nodes["day5"])
+        parameterNode.exclusionSegmentation = self._asSegmentation(nodes.get("exclusion"), nodes["day5"])
+
+    @staticmethod
+    def _asSegmentation(node, referenceVolume: vtkMRMLScalarVolumeNode) -> vtkMRMLSegmentationNode | None:
+        """Masks are edited as segmentations; a labelmap is imported onto its study's geometry."""
+        if node is None or node.IsA("vtkMRMLSegmentationNode"):
+            return node
+        segmentation = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLSegmentationNode", node.GetName())
+        segmentation.SetReferenceImageGeometryParameterFromVolumeNode(referenceVolume)
+        segmentation.CreateDefaultDisplayNodes()
+        if not slicer.vtkSlicerSegmentationsModuleLogic.ImportLabelmapToSegmentationNode(node, segmentation):
+            raise RuntimeError(_("Could not turn {name} into a segmentation").format(name=node.GetName()))
+        return segmentation
+
+    # Analysis
+
+    @staticmethod
+    def analysisParameters(parameterNode: IMRAnalysisParameterNode):
+        from IMRAnalysisLib.parameters import AnalysisParameters
+
+        return AnalysisParameters(
+            threshold=parameterNode.thresholdPercent / 100.0,
+            direction=parameterNode.direction,
+            significance_ml=parameterNode.significanceMl,
+            smoothing_mm=parameterNode.smoothingMm,
+            floor_fraction=parameterNode.floorFraction,
+            brain_mask=parameterNode.brainMask,
+            min_cluster_ml=parameterNode.minClusterMl,
+            registration=parameterNode.registration,
+        )
+
+    @staticmethod
+    def patientFlags(parameterNode: IMRAnalysisParameterNode):
+        from IMRAnalysisLib.parameters import PatientFlags
+
+        return PatientFlags(
+            ica_occlusion=parameterNode.icaOcclusion,
+            hemorrhagic_transformation=parameterNode.hemorrhagicTransformation,
+            reocclusion=parameterNode.reocclusion,
+        )
+
+    def run(self, parameterNode: IMRAnalysisParameterNode, progress: Callable[[str], None] | None = None,
+            cancel: Callable[[], bool] | None = None):
+        """The whole analysis of the selected patient; returns ``MrmlOutputs`` and records them in the node."""
+        from IMRAnalysisLib.mrml_logic import SegmentRef
+
+        if not (parameterNode.postVolume and parameterNode.day5Volume and parameterNode.lesionSegmentation):
+            raise ValueError(_("Select the post-EVT map, the day-5 map and the lesion segmentation."))
+        exclusion = parameterNode.exclusionSegmentation
+        outputs = self._mrml().run(
+            parameterNode.postVolume,
+            parameterNode.day5Volume,
+            SegmentRef(parameterNode.lesionSegmentation),
+            exclusion=SegmentRef(exclusion) if exclusion else None,
+            arrival=parameterNode.arrivalVolume,
+            parameters=self.analysisParameters(parameterNode),
+            flags=self.patientFlags(parameterNode),
+            progress=progress or logging.info,
+            cancel=cancel or (lambda: False),
+        )
+        self._estimatedMidline = self._planePose(outputs.plane)
+        return self._keep(parameterNode, outputs)
+
+    def recompute(self, parameterNode: IMRAnalysisParameterNode):
+        """Measure again after mask edits, a moved plane or new parameters; the registration is reused."""
+        outputs = self._requireResults().recompute(
+            parameters=self.analysisParameters(parameterNode), flags=self.patientFlags(parameterNode))
+        return self._keep(parameterNode, outputs)
+
+    def hasResults(self) -> bool:
+        return self._outputs is not None
+
+    def measures(self) -> dict:
+        self._requireResults()
+        return self._outputs.measures
+
+    def forgetResults(self) -> None:
+        """After a scene close the nodes the results refer to are gone."""
+        self._mrmlLogic = None
+        self._outputs = None
+        self._estimatedMidline = None
+
+    def resetMidline(self) -> None:
+        """Put the plane back where the analysis estimated it."""
+        self._requireResults()
+        origin, normal = self._estimatedMidline
+        self._outputs.plane.SetOriginWorld(origin)
+        self._outputs.plane.SetNormalWorld(normal)
+
+    def exportResults(self, folder: pathlib.Path, overwrite: bool = False) -> pathlib.Path:
+        """The result folder, then a scene bundle in it that reopens the whole review in Slicer."""
+        written = pathlib.Path(self._requireResults().export(folder, overwrite=overwrite))
+        bundle = written / SCENE_BUNDLE_NAME
+        if not slicer.util.saveScene(str(bundle)):
+            raise RuntimeError(_("Could not save the scene bundle {path}").format(path=bundle))
+        return written
+
+    def _mrml(self):
+        if self._mrmlLogic is None:
+            from IMRAnalysisLib.mrml_logic import IMRMrmlLogic
+
+            self._mrmlLogic = IMRMrmlLogic(slicer.mrmlScene)
+        return self._mrmlLogic
+
+    def _requireResults(self):
+        if self._outputs is None:
+            raise RuntimeError(_("Run the analysis first: this step reuses its registration and results."))
+        return self._mrmlLogic
+
+    def _keep(self, parameterNode: IMRAnalysisParameterNode, outputs):
+        self._outputs = outputs
+        parameterNode.resultSegmentation = outputs.segmentation
+        parameterNode.asymmetryVolume = outputs.asymmetry
+        parameterNode.resultTable = outputs.table
+        parameterNode.midlinePlane = outputs.plane
+        return outputs
+
+    @staticmethod
+    def _planePose(plane: vtkMRMLMarkupsPlaneNode) -> tuple:
+        origin, normal = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
+        plane.GetOriginWorld(origin)
+        plane.GetNormalWorld(normal)
+        return origin, normal
+
+    # Display of results (MRML display nodes, no widgets)
+
+    @staticmethod
+    def styleSegments(segmentation: vtkMRMLSegmentationNode) -> None:
+        """IMR and hyperperfusion filled, lesion and exclusion outlined, so the lesion's edge stays visible."""
+        segmentation.CreateDefaultDisplayNodes()
+        display = segmentation.GetDisplayNode()
+        for name, filled in FILLED_SEGMENTS.items():
+            segmentId = segmentation.GetSegmentation().GetSegmentIdBySegmentName(name)
+            if segmentId:
+                display.SetSegmentVisibility2DFill(segmentId, filled)
+                display.SetSegmentVisibility2DOutline(segmentId, True)
+
+    @staticmethod
+    def showMidline(plane: vtkMRMLMarkupsPlaneNode, visible: bool) -> None:
+        plane.CreateDefaultDisplayNodes()
+        plane.GetDisplayNode().SetVisibility(visible)
+
+    @staticmethod
+    def setMidlineInteractive(plane: vtkMRMLMarkupsPlaneNode, interactive: bool) -> None:
+        """Handles to translate and rotate the plane while moving; locked otherwise against stray drags."""
+        plane.CreateDefaultDisplayNodes()
+        display = plane.GetDisplayNode()
+        display.SetHandlesInteractive(interactive)
+        display.SetTranslationHandleVisibility(interactive)
+        display.SetRotationHandleVisibility(interactive)
+        display.SetScaleHandleVisibility(False)
+        plane.SetLocked(not interactive)
+
+
+#
+# IMRAnalysisTest
+#
+
+
+class IMRAnalysisTest(ScriptedLoadableModuleTest):
+    """The panel and the logic on the phantom patient, whose IMR volume is known."""
+
+    def setUp(self) -> None:
+        slicer.mrmlScene.Clear()
+
+    def runTest(self) -> None:
+        self.setUp()
+        self.test_SampleDataIsRegistered()
+        self.setUp()
+        self.test_PanelBindsParameterNode()
+        self.setUp()
+        self.test_PhantomWorkflow()
+
+    def test_SampleDataIsRegistered(self) -> None:
+        import SampleData
+
+        registerSampleData()
+        self.assertIsNotNone(SampleData.SampleDataLogic().sourceForSampleName(SAMPLE_NAME))
+
+    def test_PanelBindsParameterNode(self) -> None:
+        slicer.util.selectModule("IMRAnalysis")
+        widget = slicer.modules.IMRAnalysisWidget
+        parameterNode = widget.logic.getParameterNode()
+        self.assertAlmostEqual(widget.ui.thresholdPercentSliderWidget.value, 15.0)
+        parameterNode.thresholdPercent = 20.0
+        self.assertAlmostEqual(widget.ui.thresholdPercentSliderWidget.value, 20.0)
+        widget.ui.directionComboBox.currentIndex = 1
+        self.assertEqual(parameterNode.direction, "increase")
+        self.assertFalse(widget.ui.applyButton.enabled, "Apply needs the inputs")
+
+    def test_PhantomWorkflow(self) -> None:
+        """Apply, edit, Recompute and Export through the panel; IMR within 15 % or 0.5 mL of the truth."""
+        slicer.util.selectModule("IMRAnalysis")
+        widget = slicer.modules.IMRAnalysisWidget
+        logic = widget.logic
+        logic.ensureDependencies(confirm=lambda question: True)
+        parameterNode = logic.getParameterNode()
+        folder = logic.loadSamplePatient(parameterNode)
+        truth = json.loads((folder / "truth.json").read_text())["imr_volume_ml"]
+        self.delayDisplay("Sample patient loaded")
+
+        widget.ui.applyButton.click()
+        self.assertTrue(logic.hasResults(), "the analysis did not finish: see the log")
+        measures = logic.measures()
+        self.assertEqual(measures["status"], "assessable")
+        self.assertLessEqual(abs(measures["imr_volume_ml"] - truth), max(0.15 * truth, 0.5))
+        self.assertEqual(measures["significant_imr"], truth > parameterNode.significanceMl)
+        self.assertEqual(widget.ui.significanceLabel.text, significanceBadge(measures)[0])
+        self.delayDisplay("Analysis matches the phantom truth")
+
+        self._removeImrFromLesion(parameterNode.resultSegmentation, parameterNode.postVolume)
+        widget.ui.recomputeButton.click()
+        edited = logic.measures()["imr_volume_ml"]
+        self.assertLess(edited, 0.5 * measures["imr_volume_ml"])
+
+        parameterNode.exportFolder = pathlib.Path(tempfile.mkdtemp()) / "results"
+        widget.ui.exportButton.click()
+        for name in ("metrics.json", "Segmentation.seg.nrrd", "asymmetry_percent.nrrd", "midline.json", SCENE_BUNDLE_NAME):
+            self.assertTrue((parameterNode.exportFolder / name).is_file(), name)
+        metrics = json.loads((parameterNode.exportFolder / "metrics.json").read_text())
+        self.assertAlmostEqual(metrics["imr_volume_ml"], edited, places=6)
+        shutil.rmtree(parameterNode.exportFolder.parent)
+        self.delayDisplay("Test passed")
+
+    @staticmethod
+    def _removeImrFromLesion(segmentationNode: vtkMRMLSegmentationNode, referenceVolume: vtkMRMLScalarVolumeNode) -> None:
+        """The edit a reader would make to drop IMR: erase the lesion wherever IMR was found."""
+        segmentation = segmentationNode.GetSegmentation()
+        lesionId = segmentation.GetSegmentIdBySegmentName("Lesion")
+        imr = slicer.util.arrayFromSegmentBinaryLabelmap(
+            segmentationNode, segmentation.GetSegmentIdBySegmentName("IMR"), referenceVolume)
+        lesion = slicer.util.arrayFromSegmentBinaryLabelmap(segmentationNode, lesionId, referenceVolume)
+        lesion[imr > 0] = 0
+        slicer.util.updateSegmentBinaryLabelmapFromArray(lesion, segmentationNode, lesionId, referenceVolume)
