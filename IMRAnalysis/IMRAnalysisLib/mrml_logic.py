@@ -52,8 +52,10 @@ TABLE_FILE = "results_table"
 ASYMMETRY_DISPLAY_PERCENT = 50.0  # the colour scale spans -50 % .. +50 %
 _ASYMMETRY_COLORS_TAG = "IMRAnalysisAsymmetry"
 _COLOR_STEPS = 256
-_LOWER_COLOR = np.array([0.23, 0.30, 0.75])  # blue: below the mirror (IMR for rCBV)
-_HIGHER_COLOR = np.array([0.71, 0.02, 0.15])  # red: above the mirror
+# red below the mirror, blue above: the colours of the IMR and Hyperperfusion segments and
+# of the overview PNG, so one reading serves every view
+_LOWER_COLOR = np.array([0.71, 0.02, 0.15])
+_HIGHER_COLOR = np.array([0.23, 0.30, 0.75])
 _MAP_NAMES = {"post": "post-EVT rCBV map", "day5": "day-5 perfusion map", "arrival": "arrival rCBV map"}
 _MASK_ROLES = ("lesion", "exclusion")
 _REQUIRED_ROLES = ("post", "day5", "lesion")
@@ -333,7 +335,7 @@ class IMRMrmlLogic:
             return existing
         colors = slicer.vtkMRMLColorTableNode()
         colors.SetSingletonTag(_ASYMMETRY_COLORS_TAG)
-        colors.SetName("IMR asymmetry (blue lower, red higher)")
+        colors.SetName("IMR asymmetry (red lower, blue higher)")
         colors.SetTypeToUser()
         colors.SetNumberOfColors(_COLOR_STEPS)
         for index, position in enumerate(np.linspace(-1.0, 1.0, _COLOR_STEPS)):

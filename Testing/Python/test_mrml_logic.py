@@ -184,7 +184,8 @@ def test_output_nodes(analysed: Analysed) -> None:
     low, middle, high = ([0.0] * 4, [0.0] * 4, [0.0] * 4)
     for index, rgba in ((0, low), (127, middle), (255, high)):
         colors.GetColor(index, rgba)
-    assert low[2] > low[0] and high[0] > high[2] and min(middle[:3]) > 0.99  # blue - white - red
+    # red (as the IMR segment and the overview) - white - blue (as Hyperperfusion)
+    assert low[0] > low[2] and high[2] > high[0] and min(middle[:3]) > 0.99
     assert np.nanmin(voxels(image_from_volume_node(outputs.asymmetry))) < -15.0  # percent
     assert set(outputs.transforms) == {"day5", "arrival"}
     assert outputs.table.GetNumberOfRows() == 1
@@ -472,3 +473,4 @@ def test_maps_given_as_nodes_get_the_same_value_checks(analysed: Analysed) -> No
     logic = IMRMrmlLogic(scene)
     with pytest.raises(InputError, match="post with holes.*4 NaN"):
         logic.run(node, analysed.nodes["day5"], SegmentRef(analysed.nodes["lesion"]))
+
