@@ -1,0 +1,79 @@
+"""``imr-analysis perfusion``: perfusion maps and the AIF from a DSC-MRI series.
+
+Kept apart from ``cli.py`` so that the command's options and work live in one place;
+``cli.py`` only registers it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from .dsc_deconvolution import METHODS
+from .dsc_io import DscSeries, read_dsc
+from .dsc_maps import UNITS, perfusion_maps
+from .errors import InputError
+from .image_io import read_mask
+from .results_folder import check_output_folder, staged_output_folder
+
+
+def add_perfusion_parser(commands: argparse._SubParsersAction) -> None:
+    perfusion = commands.add_parser("perfusion", help="CBV, CBF, MTT, Tmax, TTP and rCBV maps from a DSC-MRI series")
+    perfusion.add_argument("--dsc", required=True,
+                           help="4D DSC series: NIfTI, NRRD, or a DICOM folder (one file per slice and time point)")
+    perfusion.add_argument("--te", type=float, help="echo time in seconds (overrides the header)")
+    perfusion.add_argument("--tr", type=float, help="time between dynamics in seconds (overrides the header)")
+    perfusion.add_argument("--aif-mask", help="0/1 mask of arterial voxels on the series grid (default: automatic)")
+    perfusion.add_argument("--reference-mask",
+                           help="0/1 mask of normal white matter for rCBV (default: automatic, better-perfused side)")
+    perfusion.add_argument("--method", choices=METHODS, default="osvd",
+                           help="deconvolution (default %(default)s: oscillation-index circulant SVD)")
+    perfusion.add_argument("--leakage-correction", action="store_true", help="Boxerman-Weisskoff leakage correction")
+    perfusion.add_argument("--out", required=True, help="result folder (must not exist unless --overwrite)")
+    perfusion.add_argument("--overwrite", action="store_true", help="replace an existing result folder")
+    perfusion.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _series_mask(path: str, role: str, series: DscSeries) -> np.ndarray:
+    """A 0/1 mask that must lie on the series' own grid (no resampling of masks)."""
+    mask = read_mask(path, role)
+    if mask.GetSize() != series.reference.GetSize() or not np.allclose(
+        mask.GetOrigin(), series.reference.GetOrigin(), atol=1e-3
+    ) or not np.allclose(mask.GetSpacing(), series.reference.GetSpacing(), atol=1e-4):
+        raise InputError(f"the {role} is not on the grid of the DSC series "
+                         f"({' x '.join(map(str, mask.GetSize()))} vs "
+                         f"{' x '.join(map(str, series.reference.GetSize()))} voxels, or another origin/spacing)", path)
+    return sitk.GetArrayFromImage(mask).astype(bool)
+
+
+def command_perfusion(args: argparse.Namespace) -> int:
+    from .cli import _Reporter  # imported here: cli imports this module to register the command
+
+    say = _Reporter(args.quiet)
+    out = Path(args.out)
+    check_output_folder(out, args.overwrite)
+    say("reading and checking the DSC series")
+    series = read_dsc(args.dsc, args.te, args.tr)
+    aif_mask = (_series_mask(args.aif_mask, "AIF mask", series), args.aif_mask) if args.aif_mask else None
+    reference = _series_mask(args.reference_mask, "rCBV reference mask", series) if args.reference_mask else None
+    say(f"computing perfusion maps ({args.method}, {series.signal.shape[0]} dynamics, TE {series.te:g} s, "
+        f"TR {series.tr:g} s)")
+    maps = perfusion_maps(series, aif_mask, reference, args.method, args.leakage_correction)
+    with staged_output_folder(out, args.overwrite) as staging:
+        maps.write(staging)
+        summary = {
+            "dsc": str(args.dsc), "te_s": series.te, "tr_s": series.tr, "method": args.method,
+            "leakage_correction": args.leakage_correction, "aif": maps.aif.how,
+            "aif_voxels_zyx": maps.aif.voxels.tolist(), "units": UNITS,
+            "baseline_dynamics": [maps.concentration.baseline.start, maps.concentration.baseline.stop],
+            "first_pass_dynamics": [maps.concentration.first_pass.start, maps.concentration.first_pass.stop],
+        }
+        (staging / "perfusion.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps({"maps": sorted(maps.values), "aif_voxels": len(maps.aif.voxels)}))
+    print(f"results written to {out}", file=sys.stderr)
+    return 0
