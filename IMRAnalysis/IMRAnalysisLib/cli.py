@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from . import __version__
+from .dsc_cli import add_perfusion_parser, command_perfusion
 from .errors import AnalysisCancelled, InputError
 from .export import export_results
 from .image_io import read_map, read_mask, require_inside, require_overlap
@@ -137,6 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--preset", default="default", help="phantom configuration (default %(default)s)")
     demo.add_argument("--overwrite", action="store_true", help="replace an existing demo folder")
     demo.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_perfusion_parser(commands)
+
+    app = commands.add_parser("app", help="serve the IMR workstation in a web browser (needs the 'web' extra)")
+    patient = app.add_mutually_exclusive_group()
+    patient.add_argument("--demo", action="store_true", help="open on the phantom patient of 'imr-analysis demo'")
+    patient.add_argument("--patient", help="patient folder (post.*, day5.*, lesion.*, optional arrival.*, exclusion.*)")
+    app.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    app.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
     return parser
 
 
@@ -219,10 +228,24 @@ def command_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_app(args: argparse.Namespace) -> int:
+    """The web workstation; imported here so that the other commands never need trame."""
+    try:
+        from .webapp.app import serve
+    except ImportError as error:
+        needed = "the web workstation needs the 'web' extra: pip install 'imr-analysis[web]'"
+        raise InputError(f"{needed} ({error})") from error
+    serve(args.patient, args.demo, args.host, args.port)
+    return 0
+
+
+_COMMANDS = {"run": command_run, "demo": command_demo, "perfusion": command_perfusion, "app": command_app}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"run": command_run, "demo": command_demo}[args.command](args)
+        return _COMMANDS[args.command](args)
     except InputError as error:
         print(f"imr-analysis: error: {error}", file=sys.stderr)
         return 2

@@ -267,6 +267,8 @@ def requirements_problems(root: Path) -> list[str]:
     library = root / "IMRAnalysis" / "IMRAnalysisLib"
     imported = set()
     for path in library.rglob("*.py"):
+        if "webapp" in path.relative_to(library).parts:
+            continue  # the web workstation (imr-analysis app) runs outside Slicer, on the 'web' extra
         imported |= imported_packages(ast.parse(path.read_text(encoding="utf-8"), str(path)))
     third_party = imported - set(sys.stdlib_module_names) - BUNDLED - {"IMRAnalysisLib"}
     needed = {IMPORT_TO_DISTRIBUTION.get(name, name).lower() for name in third_party}

@@ -1,0 +1,246 @@
+"""``imr-analysis app``: the workstation served as a trame application.
+
+State variables prefixed ``imr_`` are the page's contract: the tests wait on them
+(``imr_ready``, ``imr_results``) rather than on time.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from trame.app import TrameApp
+from trame_slicer import module as trame_slicer_module
+from trame_slicer.core import LayoutManager, SlicerApp
+from trame_slicer.rca_view import register_rca_factories
+
+from ..errors import InputError
+from ..mrml_logic import IMR
+from .core import Workstation
+from .parameter_fields import page_values, parameters_from_page
+from .teaching import STEPS, WORKSTATION_VIEW
+from .uploads import write_patient_folder
+from .ui import build_page
+
+LAYOUT = "Quad View"
+DOWNLOAD_ROUTE = "imr_download"
+
+
+class WorkstationApp(TrameApp):
+    """The page, its state and the ``Workstation`` behind it."""
+
+    def __init__(self, server=None, patient: str | Path | None = None, demo: bool = False) -> None:
+        super().__init__(server)
+        self._work = tempfile.TemporaryDirectory(prefix="imr-webapp-")
+        self._downloads = Path(self._work.name) / "downloads"
+        self._downloads.mkdir()
+        self.server.enable_module(trame_slicer_module)
+        self.server.enable_module({"serve": {DOWNLOAD_ROUTE: str(self._downloads)}})
+        self.slicer_app = SlicerApp()
+        register_rca_factories(self.slicer_app.view_manager, self.server)
+        self.layout_manager = LayoutManager(self.slicer_app.scene, self.slicer_app.view_manager, self.server)
+        self.layout_manager.register_layout_dict(LayoutManager.default_grid_configuration())
+        self.layout_manager.set_layout(LAYOUT)
+        self.workstation = Workstation(self.slicer_app)
+        self._patient = Path(patient) if patient else None
+        self._demo = demo
+        self._init_state()
+        for name in ("recompute", "undo", "redo", "export", "centre_on_imr", "open_uploaded", "keep_largest_island",
+                     "apply_threshold", "move_midline", "reset_midline"):
+            setattr(self.ctrl, name, getattr(self, name))
+        self.ui = build_page(self.server, self.layout_manager.initialize_layout_grid)
+        self.workstation.undo_stack.index_changed.connect(self._on_undo_changed)
+        self.ctrl.on_server_ready.add(self._open_initial_patient)
+
+    def _init_state(self) -> None:
+        self.state.update({
+            "trame__title": "IMR workstation",
+            "imr_ready": False,
+            "imr_busy": False,
+            "imr_status": "starting",
+            "imr_results": {},
+            "imr_segment": "Lesion",
+            "imr_effect": "none",
+            "imr_show_asymmetry": True,
+            "imr_run_count": 0,  # analyses shown so far: what a client waits on after Recompute
+            "imr_undo_index": 0,
+            "imr_centre_count": 0,  # "Centre views on IMR" done so many times
+            "imr_can_undo": False,
+            "imr_can_redo": False,
+            "imr_export_url": "",
+            "imr_export_name": "",
+            "imr_threshold_low": 0.0,  # threshold tool's range, in the post-EVT map's units
+            "imr_threshold_high": 0.0,
+            "imr_midline_moved": [0.0, 0.0],  # mm along the normal, degrees about the superior axis
+            "imr_step": -1,  # guided mode: index into imr_steps, -1 when off
+            "imr_steps": [{"title": step.title, "sentence": step.sentence} for step in STEPS],
+            **page_values(self.workstation.parameters),
+        })
+        for name, handler in (
+            ("imr_segment", self.workstation.select_segment),
+            ("imr_effect", self.workstation.select_effect),
+            ("imr_show_asymmetry", self.workstation.set_overlay_visible),
+            ("imr_step", self.show_step),
+        ):
+            self.state.change(name)(self._guarded(name, handler))
+
+    def show_step(self, index: int) -> None:
+        """A step of the guided mode (-1: the workstation's view); the tour starts on the IMR's centre."""
+        if index == 0:
+            self.workstation.centre_on(IMR)
+        self.workstation.show_step(STEPS[index] if index >= 0 else WORKSTATION_VIEW)
+
+    def _guarded(self, name: str, handler: Callable[[Any], None]) -> Callable[..., None]:
+        """A state callback that passes the new value on, once a patient is open (nothing to show before)."""
+
+        def call(**changed: Any) -> None:
+            if self.state.imr_ready:
+                handler(changed[name])
+
+        return call
+
+    # --- patient ----------------------------------------------------------------------
+
+    def _open_initial_patient(self, **_) -> None:
+        if self._demo:
+            self.open_demo()
+        elif self._patient:
+            self.open_patient(self._patient)
+        else:
+            self.state.imr_status = "no patient: start with --demo or --patient DIR"
+
+    def open_demo(self) -> None:
+        """The command line's demo patient (phantom preset ``default``), written then read back as files."""
+        from ..phantom import make_phantom
+
+        self._set_status("making the phantom patient")
+        folder = Path(self._work.name) / "phantom"
+        make_phantom("default").write(folder)
+        self.open_patient(folder)
+
+    def open_patient(self, folder: Path) -> None:
+        """A failed load leaves an empty scene: the page is not ready until a patient opens."""
+        self.state.imr_ready = False
+        self.state.imr_midline_moved = [0.0, 0.0]
+        self._run(lambda: self.workstation.open_patient(folder), f"analysing {folder.name}")
+
+    def open_uploaded(self) -> None:
+        """The files uploaded from the page, as a fresh patient folder."""
+        folder = Path(tempfile.mkdtemp(prefix="upload-", dir=self._work.name))
+        try:
+            write_patient_folder(self.state, folder / "patient")
+        except InputError as error:
+            self._set_status(f"error: {error}")
+            return
+        self.open_patient(folder / "patient")
+
+    # --- actions ----------------------------------------------------------------------
+
+    def recompute(self) -> None:
+        """Measure again with the edited masks and the page's parameters."""
+        self._run(lambda: self.workstation.recompute(parameters_from_page(self.state, self.workstation.parameters)),
+                  "recomputing")
+
+    def keep_largest_island(self) -> None:
+        self.workstation.keep_largest_island()
+
+    def apply_threshold(self) -> None:
+        try:
+            low, high = float(self.state.imr_threshold_low), float(self.state.imr_threshold_high)
+        except (TypeError, ValueError):
+            self._set_status("error: the threshold range needs two numbers")
+            return
+        self.workstation.apply_threshold(low, high)
+
+    def undo(self) -> None:
+        self.workstation.undo()
+
+    def redo(self) -> None:
+        self.workstation.redo()
+
+    def move_midline(self, shift_mm: float, yaw_deg: float) -> None:
+        self.workstation.move_midline(shift_mm, yaw_deg)
+        shift, yaw = self.state.imr_midline_moved
+        self.state.imr_midline_moved = [shift + shift_mm, yaw + yaw_deg]
+
+    def reset_midline(self) -> None:
+        self.workstation.reset_midline()
+        self.state.imr_midline_moved = [0.0, 0.0]
+
+    def centre_on_imr(self) -> None:
+        self.workstation.centre_on(IMR)
+        self.state.imr_centre_count += 1
+
+    def export(self) -> None:
+        archive = self.workstation.export_zip(self._downloads)
+        with self.state:
+            self.state.imr_export_name = archive.name
+            self.state.imr_export_url = f"{DOWNLOAD_ROUTE}/{archive.name}?t={time.time_ns()}"
+
+    # --- state ------------------------------------------------------------------------
+
+    def _run(self, action, what: str) -> None:
+        """Run an analysis step, then show its measures; a user error is shown, not raised."""
+        self._set_status(what, busy=True)
+        try:
+            measures = action()
+        except InputError as error:
+            self._set_status(f"error: {error}")
+            return
+        with self.state:
+            self.state.imr_results = results_of(measures)
+            self.state.imr_busy = False
+            self.state.imr_ready = True
+            self.state.imr_run_count += 1
+            self.state.imr_status = "ready"
+            self.state.imr_segment = "Lesion"
+            self.state.imr_step = -1
+            if self.state.imr_threshold_low == self.state.imr_threshold_high:
+                self.state.imr_threshold_low, self.state.imr_threshold_high = self.workstation.post_range()
+
+    def _set_status(self, text: str, busy: bool = False) -> None:
+        with self.state:
+            self.state.imr_status = text
+            self.state.imr_busy = busy
+
+    def _on_undo_changed(self, index: int) -> None:
+        with self.state:
+            self.state.imr_undo_index = index
+            self.state.imr_can_undo = self.workstation.undo_stack.can_undo()
+            self.state.imr_can_redo = self.workstation.undo_stack.can_redo()
+
+
+def results_of(measures: dict[str, Any]) -> dict[str, Any]:
+    """What the results panel shows: the measures rounded as metrics.json readers see them."""
+    def value(key: str) -> str:
+        number = measures.get(key)
+        return "n/a" if number is None else f"{number:.2f}"
+
+    parameters = measures["parameters"]
+    significant = bool(measures.get("significant_imr"))
+    if measures["status"] != "assessable":
+        verdict = f"not assessable ({measures['not_assessable_reason']})"
+    else:
+        verdict = "significant IMR" if significant else "no significant IMR"
+    return {
+        **{key: value(key) for key in ("imr_volume_ml", "lesion_volume_ml", "imr_relative_percent",
+                                       "hyperperfusion_volume_ml", "exclusion_volume_ml")},
+        "significant": significant,
+        "verdict": f"{verdict} (> {parameters['significance_ml']:g} mL)",
+        "parameters": (
+            f"threshold {parameters['threshold'] * 100:g} %, {parameters['direction']}, "
+            f"smoothing {parameters['smoothing_mm']:g} mm, floor {parameters['floor_fraction']:g}, "
+            f"min cluster {parameters['min_cluster_ml']:g} mL"
+        ),
+    }
+
+
+def serve(patient: str | None, demo: bool, host: str, port: int) -> None:
+    """Start serving; without a display, VTK renders off-screen through EGL (Mesa does without a GPU)."""
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    app = WorkstationApp(patient=patient, demo=demo)
+    app.server.start(host=host, port=port, open_browser=False, show_connection_info=True)
