@@ -3,7 +3,8 @@
 The ratio (value - mirror) / mirror is free of the map's arbitrary scale, which is why
 the method works on any vendor's relative CBV. Where the mirror value is close to zero
 (CSF, outside the head) the ratio means nothing, so it is left undefined (NaN) below a
-floor set as a fraction of normal-tissue rCBV.
+floor set as a fraction of normal-tissue rCBV. Maps in absolute units whose normal
+value is near zero (Tmax) use the plain difference value - mirror instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ _OUTSIDE = -1.0  # mirror sample beyond the field of view (rCBV is never negativ
 
 @dataclass(frozen=True)
 class AsymmetryMaps:
-    ratio: sitk.Image  # float32, (value - mirror) / mirror, NaN where undefined
+    ratio: sitk.Image  # float32, (value - mirror) / mirror or value - mirror, NaN where undefined
     mirrored: sitk.Image  # float32, the homolog's (smoothed) value at every voxel
     normal_reference: float  # median rCBV of normal-appearing brain, the floor's unit
 
@@ -53,11 +54,15 @@ def compute_asymmetry(
     mirror_values = sitk.GetArrayViewFromImage(mirrored).astype(np.float64)
     brain = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
     reference = normal_tissue_reference(source, brain)
-    defined = mirror_values >= max(parameters.floor_fraction * reference, np.finfo(np.float32).tiny)
+    difference = parameters.asymmetry == "difference"
+    floor = _OUTSIDE if difference else max(parameters.floor_fraction * reference, np.finfo(np.float32).tiny)
+    defined = mirror_values > floor if difference else mirror_values >= floor
     if parameters.brain_mask:
         defined &= brain
     ratio = np.full(values.shape, np.nan, dtype=np.float32)
-    ratio[defined] = (values[defined] - mirror_values[defined]) / mirror_values[defined]
+    ratio[defined] = values[defined] - mirror_values[defined]
+    if not difference:
+        ratio[defined] /= mirror_values[defined]
     ratio_image = sitk.GetImageFromArray(ratio)
     ratio_image.CopyInformation(image)
     mirrored_array = np.where(mirror_values == _OUTSIDE, np.nan, mirror_values).astype(np.float32)

@@ -13,17 +13,22 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import SimpleITK as sitk
+
 from . import __version__
-from .dsc_cli import add_perfusion_parser, command_perfusion
+from .dsc_cli import DSC_MAPS, add_perfusion_parser, command_perfusion, map_from_dsc
 from .errors import AnalysisCancelled, InputError
 from .export import export_results
-from .image_io import read_map, read_mask, require_inside, require_overlap
+from .image_io import check_map, read_map, read_mask, require_inside, require_overlap
 from .parameters import AnalysisParameters, PatientFlags
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
 from .plane import Plane
 from .results_folder import check_output_folder, staged_output_folder
 
 _INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
+_MAP_NAMES = {"rcbv": "rCBV", "rcbf": "rCBF", "tmax": "Tmax"}
+_ROLES = {"arrival": "arrival {} map", "post": "post-EVT {} map", "day5": "day-5 perfusion map"}
+TMAX_THRESHOLD_S = 2.0  # Tmax asymmetry (s) that counts as delayed, when not given
 _SUMMARY_KEYS = (
     "status",
     "imr_volume_ml",
@@ -49,11 +54,18 @@ class _Reporter:
 def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
     defaults = AnalysisParameters()
     group = parser.add_argument_group("analysis parameters (defaults: Valls Carbo et al. 2025)")
-    group.add_argument("--threshold-percent", type=float, default=defaults.threshold * 100,
-                       help="asymmetry beyond which a voxel counts, in %% of the mirror value (default %(default)g)")
-    group.add_argument("--direction", choices=("decrease", "increase"), default=defaults.direction,
-                       help="sign of asymmetry that counts as impaired reperfusion (default %(default)s; "
-                            "the opposite sign is the Hyperperfusion segment)")
+    group.add_argument("--map", choices=tuple(DSC_MAPS), default="rcbv",
+                       help="map the asymmetry is measured on (default %(default)s, as in the paper); "
+                            "tmax uses the difference in seconds with --direction increase")
+    group.add_argument("--threshold-percent", type=float,
+                       help=f"asymmetry beyond which a voxel counts, in %% of the mirror value "
+                            f"(rcbv, rcbf; default {defaults.threshold * 100:g})")
+    group.add_argument("--threshold-seconds", type=float,
+                       help=f"Tmax difference to the mirror beyond which a voxel counts (tmax; "
+                            f"default {TMAX_THRESHOLD_S:g})")
+    group.add_argument("--direction", choices=("decrease", "increase"),
+                       help="sign of asymmetry that counts as impaired reperfusion (default decrease, "
+                            "increase for tmax; the opposite sign is the Hyperperfusion segment)")
     group.add_argument("--significance-ml", type=float, default=defaults.significance_ml,
                        help="IMR volume above which IMR is significant, mL (default %(default)g)")
     group.add_argument("--smoothing-mm", type=float, default=defaults.smoothing_mm,
@@ -70,10 +82,24 @@ def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
                        help="seed of the registration sampling (default %(default)s)")
 
 
+def _threshold_from(args: argparse.Namespace) -> float:
+    """Seconds for Tmax (a difference), a fraction for the relative maps (a ratio)."""
+    tmax = args.map == "tmax"
+    if (args.threshold_percent if tmax else args.threshold_seconds) is not None:
+        unit = "--threshold-seconds" if tmax else "--threshold-percent"
+        raise InputError(f"--map {args.map} takes its threshold as {unit}")
+    if tmax:
+        return TMAX_THRESHOLD_S if args.threshold_seconds is None else args.threshold_seconds
+    percent = AnalysisParameters().threshold * 100 if args.threshold_percent is None else args.threshold_percent
+    return percent / 100.0
+
+
 def _parameters_from(args: argparse.Namespace) -> AnalysisParameters:
+    tmax = args.map == "tmax"
     return AnalysisParameters(
-        threshold=args.threshold_percent / 100.0,
-        direction=args.direction,
+        threshold=_threshold_from(args),
+        direction=args.direction or ("increase" if tmax else "decrease"),
+        asymmetry="difference" if tmax else "ratio",
         significance_ml=args.significance_ml,
         smoothing_mm=args.smoothing_mm,
         floor_fraction=args.floor,
@@ -111,8 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="measure IMR for one patient")
     run.add_argument("--arrival", help="arrival rCBV map (optional; registered and shown for context)")
-    run.add_argument("--post", required=True, help="post-EVT rCBV map (the map IMR is measured on)")
-    run.add_argument("--day5", required=True, help="day-5 perfusion map (registration target of the lesion)")
+    run.add_argument("--post", help="post-EVT rCBV map (the map IMR is measured on)")
+    run.add_argument("--day5", help="day-5 perfusion map (registration target of the lesion)")
+    for name in ("arrival", "post", "day5"):
+        run.add_argument(f"--{name}-dsc", metavar="SERIES",
+                         help=f"DSC-MRI series giving the {name} map instead of --{name} (see 'perfusion')")
+    run.add_argument("--te", type=float, help="echo time of the DSC series in seconds (overrides the header)")
+    run.add_argument("--tr", type=float, help="time between DSC dynamics in seconds (overrides the header)")
     run.add_argument("--lesion", required=True, help="follow-up ischemic lesion mask (0/1)")
     run.add_argument("--exclusion", help="exclusion mask, e.g. haemorrhage (0/1)")
     run.add_argument("--lesion-space", choices=("day5", "post"), default="day5",
@@ -149,24 +180,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _timepoint_source(args: argparse.Namespace, name: str) -> tuple[str | None, bool]:
+    """The file of a timepoint and whether it is a DSC series; exactly one of ``--NAME``, ``--NAME-dsc``."""
+    path, dsc = getattr(args, name), getattr(args, f"{name}_dsc")
+    if path and dsc:
+        raise InputError(f"give --{name} or --{name}-dsc, not both")
+    if not (path or dsc) and name != "arrival":
+        raise InputError(f"the {_role(args, name)} is missing: give --{name} MAP or --{name}-dsc SERIES")
+    return path or dsc, bool(dsc)
+
+
+def _role(args: argparse.Namespace, name: str) -> str:
+    return _ROLES[name].format(_MAP_NAMES[args.map])
+
+
+def _read_timepoint(args: argparse.Namespace, name: str, source: tuple[str | None, bool],
+                    say: _Reporter) -> sitk.Image | None:
+    """The map of a checked source: read as it is, or computed from the DSC series."""
+    path, is_dsc = source
+    if path is None:
+        return None
+    if not is_dsc:
+        return read_map(path, _role(args, name))
+    say(f"computing the {_role(args, name)} from the DSC series {path}")
+    return check_map(map_from_dsc(path, args.te, args.tr, args.map), path, _role(args, name))
+
+
 def _load_inputs(args: argparse.Namespace, say: _Reporter) -> AnalysisInputs:
+    sources = {name: _timepoint_source(args, name) for name in ("post", "day5", "arrival")}
     say("reading and checking the inputs")
-    post = read_map(args.post, "post-EVT rCBV map")
-    day5 = read_map(args.day5, "day-5 perfusion map")
-    arrival = read_map(args.arrival, "arrival rCBV map") if args.arrival else None
-    require_overlap(post, args.post, day5, args.day5)
+    post, day5, arrival = (_read_timepoint(args, name, source, say) for name, source in sources.items())
+    paths = {name: path for name, (path, _) in sources.items() if path}
+    require_overlap(post, paths["post"], day5, paths["day5"])
     if arrival is not None:
-        require_overlap(post, args.post, arrival, args.arrival)
+        require_overlap(post, paths["post"], arrival, paths["arrival"])
     lesion = read_mask(args.lesion, "lesion mask", args.lesion_label)
-    grids = {"day5": (day5, args.day5), "post": (post, args.post)}
+    grids = {"day5": (day5, paths["day5"]), "post": (post, paths["post"])}
     require_inside(lesion, args.lesion, *grids[args.lesion_space], "lesion mask")
     exclusion = None
     if args.exclusion:
         exclusion = read_mask(args.exclusion, "exclusion mask", args.exclusion_label, allow_empty=True)
         require_inside(exclusion, args.exclusion, *grids[args.exclusion_space or args.lesion_space], "exclusion mask")
-    sources = {"post": args.post, "day5": args.day5, "lesion": args.lesion}
-    sources.update({name: getattr(args, name) for name in ("arrival", "exclusion") if getattr(args, name)})
-    return AnalysisInputs(post, day5, lesion, arrival, exclusion, sources)
+    paths.update({name: getattr(args, name) for name in ("lesion", "exclusion") if getattr(args, name)})
+    return AnalysisInputs(post, day5, lesion, arrival, exclusion, paths)
 
 
 def _print_summary(measures: dict, out: Path) -> None:

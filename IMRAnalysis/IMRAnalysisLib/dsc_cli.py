@@ -22,6 +22,19 @@ from .image_io import read_mask
 from .results_folder import check_output_folder, staged_output_folder
 
 
+DSC_MAPS = {"rcbv": "rcbv", "rcbf": "cbf", "tmax": "tmax"}  # `run --map` -> perfusion map name
+
+
+def map_from_dsc(path: str, te: float | None, tr: float | None, name: str) -> sitk.Image:
+    """One map of a DSC series made as ``perfusion`` makes it (automatic AIF and reference).
+
+    rCBF is the absolute CBF map: its mirror ratio is the same whatever the scale.
+    Negative values, deconvolution noise where there is no perfusion (CSF), become 0.
+    """
+    image = perfusion_maps(read_dsc(path, te, tr)).image(DSC_MAPS[name])
+    return sitk.Threshold(image, lower=0.0, upper=float(np.finfo(np.float32).max), outsideValue=0.0)
+
+
 def add_perfusion_parser(commands: argparse._SubParsersAction) -> None:
     perfusion = commands.add_parser("perfusion", help="CBV, CBF, MTT, Tmax, TTP and rCBV maps from a DSC-MRI series")
     perfusion.add_argument("--dsc", required=True,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from .errors import InputError
 
 Direction = Literal["decrease", "increase"]
+Asymmetry = Literal["ratio", "difference"]
 MaskSpace = Literal["day5", "post"]
 
 
@@ -22,12 +23,16 @@ class AnalysisParameters:
     """Parameters of one IMR analysis.
 
     Attributes:
-        threshold: asymmetry magnitude (fraction, 0.15 = 15 %) beyond which a voxel
-            differs from its mirror homolog.
+        threshold: asymmetry magnitude beyond which a voxel differs from its mirror
+            homolog: a fraction (0.15 = 15 %) for a ratio, the map's unit (s for Tmax)
+            for a difference.
         direction: which sign of asymmetry counts as impaired reperfusion. ``"decrease"``
             (value below the mirror, as for rCBV and rCBF) is the paper's; the opposite
             sign is reported as the ``Hyperperfusion`` segment. ``"increase"`` suits maps
             where impairment raises the value (Tmax).
+        asymmetry: ``"ratio"`` (value - mirror) / mirror, free of the scale of relative
+            maps (rCBV, rCBF); ``"difference"`` value - mirror, for maps in absolute
+            units where a ratio means nothing (Tmax in seconds, near zero when normal).
         significance_ml: IMR volume above which IMR is called significant (mL).
         smoothing_mm: Gaussian sigma (mm) applied to the map before the ratio; 0 = none.
         floor_fraction: the ratio is left undefined where the mirror value is below this
@@ -44,6 +49,7 @@ class AnalysisParameters:
 
     threshold: float = 0.15
     direction: Direction = "decrease"
+    asymmetry: Asymmetry = "ratio"
     significance_ml: float = 5.0
     smoothing_mm: float = 0.0
     floor_fraction: float = 0.25
@@ -55,8 +61,12 @@ class AnalysisParameters:
     exclusion_space: MaskSpace = "day5"
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.threshold < 1.0:
+        if self.asymmetry not in ("ratio", "difference"):
+            raise InputError(f"asymmetry must be 'ratio' or 'difference', got {self.asymmetry!r}")
+        if self.asymmetry == "ratio" and not 0.0 < self.threshold < 1.0:
             raise InputError(f"threshold must be between 0 and 1 (fraction), got {self.threshold}")
+        if self.threshold <= 0:
+            raise InputError(f"threshold must be positive, got {self.threshold}")
         if self.direction not in ("decrease", "increase"):
             raise InputError(f"direction must be 'decrease' or 'increase', got {self.direction!r}")
         if self.significance_ml < 0:

@@ -6,10 +6,15 @@ DSC-like grid (partial volume included). Concentration in each voxel is
 partial-volume arterial voxels carrying the gamma-variate AIF itself. Signal is
 ``S0 * exp(-TE * concentration)`` (concentration read as delta R2*, 1/s) with Gaussian
 noise; no recirculation or leakage, so every curve is first pass only.
+
+A phantom patient's rCBV maps (``phantom.py``) can also be emitted as series on their
+own grids (``patient_dsc``), so that the whole DSC-to-IMR chain is tested against the
+IMR those maps carry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +23,10 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .dsc_io import DscSeries, series_image
+from .phantom import TIMEPOINTS, PhantomPatient, Timepoint
 from .phantom_anatomy import DATA_DIR, TEMPLATE_FILES
+
+MAP_MTT_S = 4.0  # MTT of every voxel of a series made from a map
 
 
 @dataclass(frozen=True)
@@ -63,12 +71,16 @@ class DscPhantom:
     config: DscPhantomConfig = field(default_factory=DscPhantomConfig)
 
     def write(self, path: str | Path) -> Path:
-        """The series as a 4D NRRD with TE and TR (ms) in DICOM-named fields."""
-        image = series_image(self.series.signal, self.series.reference, self.series.tr)
-        image.SetMetaData("EchoTime", f"{1000 * self.series.te:g}")
-        image.SetMetaData("RepetitionTime", f"{1000 * self.series.tr:g}")
-        sitk.WriteImage(image, str(path), useCompression=True)
-        return Path(path)
+        return write_series(self.series, path)
+
+
+def write_series(series: DscSeries, path: str | Path) -> Path:
+    """The series as a 4D NRRD with TE and TR (ms) in DICOM-named fields."""
+    image = series_image(series.signal, series.reference, series.tr)
+    image.SetMetaData("EchoTime", f"{1000 * series.te:g}")
+    image.SetMetaData("RepetitionTime", f"{1000 * series.tr:g}")
+    sitk.WriteImage(image, str(path), useCompression=True)
+    return Path(path)
 
 
 def gamma_variate(t: np.ndarray, start: float, time_to_peak: float, alpha: float, peak: float) -> np.ndarray:
@@ -107,7 +119,7 @@ def _tissue_curve(config: DscPhantomConfig, tissue: Tissue, delay: float, times:
     """Concentration of a pure tissue, integrated on a 10x finer time grid."""
     step = config.tr / 10.0
     fine = np.arange(times[-1] / step + 1) * step
-    aif = gamma_variate(fine - delay, config.aif_start, config.aif_time_to_peak, config.aif_alpha, config.aif_peak)
+    aif = _aif(config, fine - delay)
     kernel = tissue.cbf / 6000.0 * np.exp(-fine / tissue.mtt)
     curve = step * np.convolve(aif, kernel)[: fine.size]
     return np.interp(times, fine, curve)
@@ -124,7 +136,7 @@ def make_dsc_phantom(config: DscPhantomConfig | None = None) -> DscPhantom:
         artery[_ball(reference, centre, 0.6 * min(config.spacing_mm))] = 1.0
     scale = 1.0 - artery
     grey, white = grey * scale, white * scale
-    aif = gamma_variate(times, config.aif_start, config.aif_time_to_peak, config.aif_alpha, config.aif_peak)
+    aif = _aif(config, times)
     concentration = artery[None] * aif[:, None, None, None]
     for fraction, tissue in ((grey, config.grey), (white, config.white)):
         normal = _tissue_curve(config, tissue, 0.0, times)
@@ -132,8 +144,47 @@ def make_dsc_phantom(config: DscPhantomConfig | None = None) -> DscPhantom:
         curves = np.where(delayed[None], late[:, None, None, None], normal[:, None, None, None])
         concentration += fraction[None] * curves
     head = ndimage.binary_fill_holes((grey + white + artery) > 0.05)  # CSF: signal, no contrast
+    series = _acquire(config, concentration, head, reference)
+    return DscPhantom(series, grey, white, artery, delayed, aif, config)
+
+
+def _aif(config: DscPhantomConfig, times: np.ndarray) -> np.ndarray:
+    return gamma_variate(times, config.aif_start, config.aif_time_to_peak, config.aif_alpha, config.aif_peak)
+
+
+def _acquire(config: DscPhantomConfig, concentration: np.ndarray, head: np.ndarray,
+             reference: sitk.Image) -> DscSeries:
+    """Signal of a concentration series (time, z, y, x) with Gaussian noise."""
     rng = np.random.default_rng(config.seed)
     signal = config.s0 * head[None] * np.exp(-config.te * concentration)
     signal = np.abs(signal + rng.normal(0.0, config.noise_sd, signal.shape)).astype(np.float32)
-    series = DscSeries(signal, reference, config.te, config.tr, Path("phantom-dsc"))
-    return DscPhantom(series, grey, white, artery, delayed, aif, config)
+    return DscSeries(signal, reference, config.te, config.tr, Path("phantom-dsc"))
+
+
+def dsc_from_map(cbv_map: sitk.Image, config: DscPhantomConfig | None = None) -> DscSeries:
+    """A DSC series on ``cbv_map``'s grid whose CBV is proportional to the map.
+
+    Every voxel has the same MTT and no delay, so deconvolved CBV (and rCBV) follows the
+    map; the map's median head value becomes ``config.white.cbv``. A few pure arterial
+    voxels at the head's centre carry the AIF (on the midline, so they barely touch
+    asymmetry).
+    """
+    config = config or DscPhantomConfig()
+    values = sitk.GetArrayFromImage(cbv_map).astype(np.float64)
+    level = float(np.median(values[values > 0]))
+    head = ndimage.binary_fill_holes(values > 0.1 * level)
+    cbv = np.where(head, values, 0.0) * config.white.cbv / float(np.median(values[head]))
+    times = np.arange(config.dynamics) * config.tr
+    curve = _tissue_curve(config, Tissue(1.0, 60.0 / MAP_MTT_S), 0.0, times)  # per mL/100 mL
+    concentration = cbv[None] * curve[:, None, None, None]
+    centre = cbv_map.TransformContinuousIndexToPhysicalPoint(
+        np.argwhere(head).mean(axis=0)[::-1].tolist())
+    artery = _ball(cbv_map, centre, 1.5 * max(cbv_map.GetSpacing()[:2]))
+    concentration[:, artery] = _aif(config, times)[:, None]
+    return _acquire(config, concentration, head, cbv_map)
+
+
+def patient_dsc(patient: PhantomPatient, config: DscPhantomConfig | None = None,
+                timepoints: Sequence[Timepoint] = TIMEPOINTS) -> dict[str, DscSeries]:
+    """The phantom patient's maps (all three timepoints by default) as DSC series on their grids."""
+    return {name: dsc_from_map(getattr(patient, name), config) for name in timepoints}

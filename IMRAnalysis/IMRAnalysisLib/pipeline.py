@@ -24,7 +24,7 @@ from .plane import Plane
 from .registration import Cancel, RegistrationResult, align_to_post, resample_onto
 
 Progress = Callable[[str], None]
-_ASYMMETRY_PARAMETERS = ("smoothing_mm", "floor_fraction", "brain_mask")
+_ASYMMETRY_PARAMETERS = ("smoothing_mm", "floor_fraction", "brain_mask", "asymmetry")
 
 
 @dataclass(frozen=True)
