@@ -21,7 +21,7 @@ import vtk
 from .errors import InputError
 from .export import segments_of, write_folder_contents
 from .image_io import (
-    SUPPORTED_SUFFIXES, check_map, physical_bounds, read_map, read_mask, require_inside, require_overlap,
+    check_map, physical_bounds, read_map, read_mask, require_inside, require_overlap,
 )
 from .imr import empty_like
 from .mrml_nodes import (
@@ -36,6 +36,7 @@ from .mrml_nodes import (
     volume_node_from_image,
 )
 from .parameters import AnalysisParameters, PatientFlags
+from .patient_folder import MASK_ROLES, is_segmentation, patient_files
 from .pipeline import AnalysisInputs, AnalysisResult, Progress, remeasure, run_analysis
 from .plane import Plane
 from .registration import Cancel
@@ -57,9 +58,6 @@ _COLOR_STEPS = 256
 _LOWER_COLOR = np.array([0.71, 0.02, 0.15])
 _HIGHER_COLOR = np.array([0.23, 0.30, 0.75])
 _MAP_NAMES = {"post": "post-EVT rCBV map", "day5": "day-5 perfusion map", "arrival": "arrival rCBV map"}
-_MASK_ROLES = ("lesion", "exclusion")
-_REQUIRED_ROLES = ("post", "day5", "lesion")
-_SEGMENTATION_SUFFIX = ".seg.nrrd"
 
 
 class _Column(NamedTuple):
@@ -196,7 +194,7 @@ class IMRMrmlLogic:
         scalar volume nodes, masks label map or segmentation nodes, each named after its
         role. Every file is checked before the first node is added.
         """
-        files = _patient_files(Path(folder))
+        files = patient_files(Path(folder))
         images = {role: _read_checked(role, path) for role, path in files.items()}
         nodes = {
             role: self._read_segmentation(role, path) if image is None else self._volume_node(role, image)
@@ -206,7 +204,7 @@ class IMRMrmlLogic:
         return nodes
 
     def _volume_node(self, role: str, image: sitk.Image) -> slicer.vtkMRMLVolumeNode:
-        node_class = "vtkMRMLLabelMapVolumeNode" if role in _MASK_ROLES else "vtkMRMLScalarVolumeNode"
+        node_class = "vtkMRMLLabelMapVolumeNode" if role in MASK_ROLES else "vtkMRMLScalarVolumeNode"
         return volume_node_from_image(self.scene, image, role, node_class=node_class)
 
     def _read_segmentation(self, role: str, path: Path) -> slicer.vtkMRMLSegmentationNode:
@@ -447,10 +445,6 @@ def _write_table(table: slicer.vtkMRMLTableNode, path: Path) -> None:
         raise InputError("cannot write the results table", path)
 
 
-def _is_segmentation(path: Path) -> bool:
-    return path.name.lower().endswith(_SEGMENTATION_SUFFIX)
-
-
 def _read_checked(role: str, path: Path) -> sitk.Image | None:
     """An image read and checked as the command line does (same messages); a segmentation only checked.
 
@@ -458,33 +452,9 @@ def _read_checked(role: str, path: Path) -> sitk.Image | None:
     header (it catches only ITK's ImageFileReaderException), so the library's reader
     vets a ``.seg.nrrd`` before Slicer sees it.
     """
-    if _is_segmentation(path):
+    if is_segmentation(path):
         read_segmentation(path)
         return None
-    if role in _MASK_ROLES:
+    if role in MASK_ROLES:
         return read_mask(path, f"{role} mask", allow_empty=role == "exclusion")
     return read_map(path, _MAP_NAMES[role])
-
-
-def _suffixes(role: str) -> tuple[str, ...]:
-    return (*SUPPORTED_SUFFIXES, _SEGMENTATION_SUFFIX) if role in _MASK_ROLES else SUPPORTED_SUFFIXES
-
-
-def _patient_files(folder: Path) -> dict[str, Path]:
-    """Role -> file by the naming convention; missing and ambiguous files are refused."""
-    if not folder.is_dir():
-        raise InputError("patient folder not found", folder)
-    found: dict[str, list[Path]] = {role: [] for role in (*_MAP_NAMES, *_MASK_ROLES)}
-    for path in sorted(folder.iterdir()):
-        role, dot, suffix = path.name.lower().partition(".")
-        dicom_folder = path.is_dir() and not dot
-        if role in found and (dicom_folder or path.is_file() and dot + suffix in _suffixes(role)):
-            found[role].append(path)
-    for role, paths in found.items():
-        if len(paths) > 1:
-            names = ", ".join(path.name for path in paths)
-            raise InputError(f"more than one {role} file ({names}): keep one", folder)
-        if not paths and role in _REQUIRED_ROLES:
-            expected = ", ".join(f"{role}{suffix}" for suffix in _suffixes(role))
-            raise InputError(f"no {role} file: expected one of {expected}", folder)
-    return {role: paths[0] for role, paths in found.items() if paths}

@@ -33,7 +33,7 @@ INDEX_PROPERTIES = {"$schema", "category", "scm_url", "scm_revision", "scm_type"
                     "build_subdirectory", "enabled", "tier"}
 INDEX_KEYS = {"$schema", "category", "scm_url", "scm_revision", "build_dependencies", "build_subdirectory", "tier"}
 # What Slicer bundles (SuperBuild: python-numpy, python-scipy, python-SimpleITK, VTK, PythonQt requirements)
-BUNDLED = {"numpy", "scipy", "SimpleITK", "vtk", "slicer", "qt", "ctk", "packaging"}
+BUNDLED = {"numpy", "scipy", "SimpleITK", "vtk", "slicer", "qt", "ctk", "packaging", "pydicom"}
 IMPORT_TO_DISTRIBUTION = {"nrrd": "pynrrd"}
 # Widget classes slicer.parameterNodeWrapper's GUI connectors accept for each field type (guiConnectors.py)
 CONNECTABLE = {
@@ -267,8 +267,8 @@ def requirements_problems(root: Path) -> list[str]:
     library = root / "IMRAnalysis" / "IMRAnalysisLib"
     imported = set()
     for path in library.rglob("*.py"):
-        if "webapp" in path.relative_to(library).parts:
-            continue  # the web workstation (imr-analysis app) runs outside Slicer, on the 'web' extra
+        if {"webapp", "cohort"} & set(path.relative_to(library).parts):
+            continue  # the web workstation and the cohort command run outside Slicer
         imported |= imported_packages(ast.parse(path.read_text(encoding="utf-8"), str(path)))
     third_party = imported - set(sys.stdlib_module_names) - BUNDLED - {"IMRAnalysisLib"}
     needed = {IMPORT_TO_DISTRIBUTION.get(name, name).lower() for name in third_party}
