@@ -20,7 +20,7 @@ from .dsc_cli import DSC_MAPS, add_perfusion_parser, command_perfusion, map_from
 from .errors import AnalysisCancelled, InputError
 from .export import export_results
 from .image_io import check_map, read_map, read_mask, require_inside, require_overlap
-from .parameters import AnalysisParameters, PatientFlags
+from .parameters import TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
 from .plane import Plane
 from .results_folder import check_output_folder, staged_output_folder
@@ -28,7 +28,6 @@ from .results_folder import check_output_folder, staged_output_folder
 _INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
 _MAP_NAMES = {"rcbv": "rCBV", "rcbf": "rCBF", "tmax": "Tmax"}
 _ROLES = {"arrival": "arrival {} map", "post": "post-EVT {} map", "day5": "day-5 perfusion map"}
-TMAX_THRESHOLD_S = 2.0  # Tmax asymmetry (s) that counts as delayed, when not given
 _SUMMARY_KEYS = (
     "status",
     "imr_volume_ml",
@@ -95,11 +94,12 @@ def _threshold_from(args: argparse.Namespace) -> float:
 
 
 def _parameters_from(args: argparse.Namespace) -> AnalysisParameters:
-    tmax = args.map == "tmax"
-    return AnalysisParameters(
+    """The map's defaults (``AnalysisParameters.for_map``) with the options given."""
+    changes = {"direction": args.direction} if args.direction else {}
+    return AnalysisParameters.for_map(
+        args.map,
+        **changes,
         threshold=_threshold_from(args),
-        direction=args.direction or ("increase" if tmax else "decrease"),
-        asymmetry="difference" if tmax else "ratio",
         significance_ml=args.significance_ml,
         smoothing_mm=args.smoothing_mm,
         floor_fraction=args.floor,

@@ -36,6 +36,11 @@ def segments_of(result: AnalysisResult) -> list[Segment]:
     return [Segment(name, SEGMENT_COLORS[name], mask) for name, mask in masks.items()]
 
 
+def shown_asymmetry(result: AnalysisResult) -> sitk.Image:
+    """The asymmetry map in the unit it is shown and named in (% for ratios, s for Tmax)."""
+    return sitk.Cast(result.asymmetry.ratio * result.parameters.asymmetry_scale.factor, sitk.sitkFloat32)
+
+
 def overview_summary(measures: dict) -> str:
     """One line a reader takes in first: the IMR verdict."""
     if measures["status"] != "assessable":
@@ -52,9 +57,9 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
     """All result files into an existing (staging) folder."""
     write_metrics(folder, measures)
     write_segmentation(folder / "Segmentation.seg.nrrd", segments_of(result), result.post)
-    percent = sitk.Cast(result.asymmetry.ratio * 100.0, sitk.sitkFloat32)
-    write_image(percent, folder / "asymmetry_percent.nrrd")
-    write_image(result.asymmetry.mirrored, folder / "mirrored_post_rcbv.nrrd")
+    scale = result.parameters.asymmetry_scale
+    write_image(shown_asymmetry(result), folder / f"asymmetry_{scale.suffix}.nrrd")
+    write_image(result.asymmetry.mirrored, folder / f"mirrored_post_{result.parameters.perfusion_map}.nrrd")
     write_image(result.segments.lesion, folder / "lesion_on_post.nrrd")
     write_image(result.segments.exclusion, folder / "exclusion_on_post.nrrd")
     write_image(result.brain_mask, folder / "brain_mask.nrrd")
@@ -72,7 +77,7 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
         result.segments.exclusion,
         result.midline.plane,
         overview_summary(measures),
-        result.parameters.threshold,
+        scale,
     )
     save_overview(folder / "overview.png", figure)
 

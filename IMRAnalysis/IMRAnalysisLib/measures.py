@@ -21,10 +21,11 @@ def volume_ml(mask: sitk.Image) -> float:
     return round(int(np.count_nonzero(sitk.GetArrayViewFromImage(mask))) * voxel_volume_ml(mask), _DECIMALS)
 
 
-def _median_percent(ratio: sitk.Image, mask: sitk.Image) -> float | None:
+def _median_shown(ratio: sitk.Image, mask: sitk.Image, factor: float) -> float | None:
+    """Median asymmetry inside ``mask`` in shown units (% for a ratio, the map's unit otherwise)."""
     values = sitk.GetArrayViewFromImage(ratio)[sitk.GetArrayViewFromImage(mask).astype(bool)]
     values = values[np.isfinite(values)]
-    return round(float(np.median(values)) * 100.0, 2) if values.size else None
+    return round(float(np.median(values)) * factor, 2) if values.size else None
 
 
 def _undefined_in_lesion_ml(ratio: sitk.Image, segments: Segments) -> float:
@@ -44,12 +45,17 @@ def compute_measures(
     registrations: dict[str, RegistrationResult],
     normal_reference: float,
 ) -> dict[str, Any]:
-    """All measures of one analysis; IMR figures are null when IMR is not assessable."""
+    """All measures of one analysis; IMR figures are null when IMR is not assessable.
+
+    The asymmetry and reference names carry the map and unit (``..._percent``,
+    ``..._seconds``, ``normal_tissue_tmax``) so a cohort column never mixes units.
+    """
     reasons = flags.not_assessable_reasons()
     imr_ml = volume_ml(segments.imr)
     lesion_ml = volume_ml(segments.lesion)
     relative = round(100.0 * imr_ml / lesion_ml, 2) if lesion_ml > 0 else None
     assessable = not reasons
+    scale = parameters.asymmetry_scale
     return {
         "status": "assessable" if assessable else "not assessable",
         "not_assessable_reason": "; ".join(reasons),
@@ -61,9 +67,9 @@ def compute_measures(
         "exclusion_volume_ml": volume_ml(segments.exclusion),
         "imr_cluster_count": segments.imr_clusters,
         "hyperperfusion_cluster_count": segments.hyperperfusion_clusters,
-        "imr_median_asymmetry_percent": _median_percent(ratio, segments.imr),
+        f"imr_median_asymmetry_{scale.suffix}": _median_shown(ratio, segments.imr, scale.factor),
         "lesion_undefined_asymmetry_ml": _undefined_in_lesion_ml(ratio, segments),
-        "normal_tissue_rcbv": round(normal_reference, 6),
+        f"normal_tissue_{parameters.perfusion_map}": round(normal_reference, 6),
         "midline": {
             **midline.plane.to_dict(),
             "estimated": midline.estimated,

@@ -19,7 +19,7 @@ import slicer
 import vtk
 
 from .errors import InputError
-from .export import segments_of, write_folder_contents
+from .export import segments_of, shown_asymmetry, write_folder_contents
 from .image_io import (
     check_map, physical_bounds, read_map, read_mask, require_inside, require_overlap,
 )
@@ -35,7 +35,7 @@ from .mrml_nodes import (
     transform_node_from_sitk,
     volume_node_from_image,
 )
-from .parameters import AnalysisParameters, PatientFlags
+from .parameters import AnalysisParameters, AsymmetryScale, PatientFlags
 from .patient_folder import MASK_ROLES, is_segmentation, patient_files
 from .pipeline import AnalysisInputs, AnalysisResult, Progress, remeasure, run_analysis
 from .plane import Plane
@@ -45,18 +45,19 @@ from .segmentation_file import read_segmentation
 
 LESION, IMR, HYPERPERFUSION, EXCLUSION = "Lesion", "IMR", "Hyperperfusion", "Exclusion"
 SEGMENTATION_NAME = "IMR segments"
-ASYMMETRY_NAME = "IMR asymmetry (%)"
-MIRRORED_NAME = "Mirrored post-EVT rCBV"
+ASYMMETRY_NAME = "IMR asymmetry ({unit})"  # % for rCBV and rCBF, s for Tmax
+MIRRORED_NAME = "Mirrored post-EVT {map}"
 TABLE_NAME = "IMR results"
 PLANE_NAME = "Mid-sagittal plane"
 TABLE_FILE = "results_table"
-ASYMMETRY_DISPLAY_PERCENT = 50.0  # the colour scale spans -50 % .. +50 %
 _ASYMMETRY_COLORS_TAG = "IMRAnalysisAsymmetry"
+_ASYMMETRY_UNIT_ATTRIBUTE = "IMRAnalysis.AsymmetryUnit"
 _COLOR_STEPS = 256
-# red below the mirror, blue above: the colours of the IMR and Hyperperfusion segments and
-# of the overview PNG, so one reading serves every view
-_LOWER_COLOR = np.array([0.71, 0.02, 0.15])
-_HIGHER_COLOR = np.array([0.23, 0.30, 0.75])
+# red on the impaired side (below the mirror for rCBV, above for Tmax), blue on the other:
+# the colours of the IMR and Hyperperfusion segments and of the overview PNG, so one
+# reading serves every view
+_IMPAIRED_COLOR = np.array([0.71, 0.02, 0.15])
+_OTHER_COLOR = np.array([0.23, 0.30, 0.75])
 _MAP_NAMES = {"post": "post-EVT rCBV map", "day5": "day-5 perfusion map", "arrival": "arrival rCBV map"}
 
 
@@ -67,27 +68,31 @@ class _Column(NamedTuple):
     scale: float = 1.0
 
 
-_TABLE_COLUMNS = (
-    _Column("Status", ("status",), numeric=False),
-    _Column("Not assessable reason", ("not_assessable_reason",), numeric=False),
-    _Column("IMR volume (mL)", ("imr_volume_ml",)),
-    _Column("Lesion volume (mL)", ("lesion_volume_ml",)),
-    _Column("Relative IMR volume (%)", ("imr_relative_percent",)),
-    _Column("Significant IMR", ("significant_imr",), numeric=False),
-    _Column("Significance threshold (mL)", ("parameters", "significance_ml")),
-    _Column("Hyperperfusion volume (mL)", ("hyperperfusion_volume_ml",)),
-    _Column("Exclusion volume (mL)", ("exclusion_volume_ml",)),
-    _Column("IMR clusters (n)", ("imr_cluster_count",)),
-    _Column("Hyperperfusion clusters (n)", ("hyperperfusion_cluster_count",)),
-    _Column("IMR median asymmetry (%)", ("imr_median_asymmetry_percent",)),
-    _Column("Lesion with undefined asymmetry (mL)", ("lesion_undefined_asymmetry_ml",)),
-    _Column("Asymmetry threshold (%)", ("parameters", "threshold"), scale=100.0),
-    _Column("Normal tissue rCBV (map units)", ("normal_tissue_rcbv",)),
-    _Column("Midline estimated", ("midline", "estimated"), numeric=False),
-    _Column("Midline symmetry correlation (r)", ("midline", "symmetry_correlation")),
-    _Column("Day-5 registration correlation (r)", ("registration", "day5", "correlation")),
-    _Column("Arrival registration correlation (r)", ("registration", "arrival", "correlation")),
-)
+def _table_columns(parameters: AnalysisParameters) -> tuple[_Column, ...]:
+    """Titled columns; the asymmetry ones carry the unit of the map the analysis used."""
+    scale, perfusion_map = parameters.asymmetry_scale, parameters.perfusion_map
+    unit = scale.unit or "map units"
+    return (
+        _Column("Status", ("status",), numeric=False),
+        _Column("Not assessable reason", ("not_assessable_reason",), numeric=False),
+        _Column("IMR volume (mL)", ("imr_volume_ml",)),
+        _Column("Lesion volume (mL)", ("lesion_volume_ml",)),
+        _Column("Relative IMR volume (%)", ("imr_relative_percent",)),
+        _Column("Significant IMR", ("significant_imr",), numeric=False),
+        _Column("Significance threshold (mL)", ("parameters", "significance_ml")),
+        _Column("Hyperperfusion volume (mL)", ("hyperperfusion_volume_ml",)),
+        _Column("Exclusion volume (mL)", ("exclusion_volume_ml",)),
+        _Column("IMR clusters (n)", ("imr_cluster_count",)),
+        _Column("Hyperperfusion clusters (n)", ("hyperperfusion_cluster_count",)),
+        _Column(f"IMR median asymmetry ({unit})", (f"imr_median_asymmetry_{scale.suffix}",)),
+        _Column("Lesion with undefined asymmetry (mL)", ("lesion_undefined_asymmetry_ml",)),
+        _Column(f"Asymmetry threshold ({unit})", ("parameters", "threshold"), scale=scale.factor),
+        _Column(f"Normal tissue {scale.map_label} (map units)", (f"normal_tissue_{perfusion_map}",)),
+        _Column("Midline estimated", ("midline", "estimated"), numeric=False),
+        _Column("Midline symmetry correlation (r)", ("midline", "symmetry_correlation")),
+        _Column("Day-5 registration correlation (r)", ("registration", "day5", "correlation")),
+        _Column("Arrival registration correlation (r)", ("registration", "arrival", "correlation")),
+    )
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ class SegmentRef:
 @dataclass
 class MrmlOutputs:
     segmentation: slicer.vtkMRMLSegmentationNode  # Lesion, IMR, Hyperperfusion, Exclusion on the post-EVT grid
-    asymmetry: slicer.vtkMRMLScalarVolumeNode  # percent, diverging colours centred on 0
+    asymmetry: slicer.vtkMRMLScalarVolumeNode  # % (ratio) or the map unit (Tmax s), diverging colours centred on 0
     mirrored: slicer.vtkMRMLScalarVolumeNode
     table: slicer.vtkMRMLTableNode  # one row of results, units in the column names
     transforms: dict[str, slicer.vtkMRMLLinearTransformNode]  # "day5", "arrival"
@@ -311,35 +316,41 @@ class IMRMrmlLogic:
     def _asymmetry_volume(
         self, result: AnalysisResult, node: slicer.vtkMRMLScalarVolumeNode | None
     ) -> slicer.vtkMRMLScalarVolumeNode:
-        percent = sitk.Cast(result.asymmetry.ratio * 100.0, sitk.sitkFloat32)
-        created = node is None
-        node = volume_node_from_image(self.scene, percent, ASYMMETRY_NAME, node)
-        if created:  # later runs keep the user's window/level
+        scale = result.parameters.asymmetry_scale
+        node = volume_node_from_image(self.scene, shown_asymmetry(result), ASYMMETRY_NAME, node)
+        node.SetName(ASYMMETRY_NAME.format(unit=scale.unit or scale.suffix))
+        if node.GetAttribute(_ASYMMETRY_UNIT_ATTRIBUTE) != scale.suffix:  # else keep the user's window/level
+            node.SetAttribute(_ASYMMETRY_UNIT_ATTRIBUTE, scale.suffix)
             display = node.GetDisplayNode()
-            display.SetAndObserveColorNodeID(self._asymmetry_colors().GetID())
+            display.SetAndObserveColorNodeID(self._asymmetry_colors(scale).GetID())
             display.AutoWindowLevelOff()
-            display.SetWindowLevelMinMax(-ASYMMETRY_DISPLAY_PERCENT, ASYMMETRY_DISPLAY_PERCENT)
+            display.SetWindowLevelMinMax(-scale.display_limit, scale.display_limit)
         return node
 
     def _mirrored_volume(
         self, result: AnalysisResult, node: slicer.vtkMRMLScalarVolumeNode | None
     ) -> slicer.vtkMRMLScalarVolumeNode:
-        return volume_node_from_image(self.scene, result.asymmetry.mirrored, MIRRORED_NAME, node)
+        name = MIRRORED_NAME.format(map=result.parameters.asymmetry_scale.map_label)
+        node = volume_node_from_image(self.scene, result.asymmetry.mirrored, name, node)
+        node.SetName(name)
+        return node
 
-    def _asymmetry_colors(self) -> slicer.vtkMRMLColorTableNode:
-        """Blue (below the mirror) - white (symmetric) - red (above), one node per scene."""
-        existing = self.scene.GetSingletonNode(_ASYMMETRY_COLORS_TAG, "vtkMRMLColorTableNode")
+    def _asymmetry_colors(self, scale: AsymmetryScale) -> slicer.vtkMRMLColorTableNode:
+        """White (symmetric) to red on the impaired side and blue on the other; one node per unit and side."""
+        tag = f"{_ASYMMETRY_COLORS_TAG}-{scale.suffix}-{'below' if scale.impaired_below else 'above'}"
+        existing = self.scene.GetSingletonNode(tag, "vtkMRMLColorTableNode")
         if existing is not None:
             return existing
         colors = slicer.vtkMRMLColorTableNode()
-        colors.SetSingletonTag(_ASYMMETRY_COLORS_TAG)
-        colors.SetName("IMR asymmetry (red lower, blue higher)")
+        colors.SetSingletonTag(tag)
+        impaired, other = ("lower", "higher") if scale.impaired_below else ("higher", "lower")
+        colors.SetName(f"IMR asymmetry {scale.map_label} (red {impaired}, blue {other})")
         colors.SetTypeToUser()
         colors.SetNumberOfColors(_COLOR_STEPS)
         for index, position in enumerate(np.linspace(-1.0, 1.0, _COLOR_STEPS)):
-            end = _LOWER_COLOR if position < 0 else _HIGHER_COLOR
+            end = _IMPAIRED_COLOR if (position < 0) == scale.impaired_below else _OTHER_COLOR
             rgb = (1.0 - abs(position)) * np.ones(3) + abs(position) * end
-            colors.SetColor(index, f"{position * ASYMMETRY_DISPLAY_PERCENT:+.0f} %", *rgb, 1.0)
+            colors.SetColor(index, scale.shown(round(position * scale.display_limit, 1)), *rgb, 1.0)
         self.scene.AddNode(colors)
         return colors
 
@@ -366,7 +377,7 @@ class IMRMrmlLogic:
     def _fill_table(node: slicer.vtkMRMLTableNode, measures: dict[str, Any]) -> slicer.vtkMRMLTableNode:
         """One row: this analysis's measures under titled columns."""
         table = vtk.vtkTable()
-        for column in _TABLE_COLUMNS:
+        for column in _table_columns(AnalysisParameters.from_dict(measures["parameters"])):
             value = _lookup(measures, column.path)
             array = vtk.vtkDoubleArray() if column.numeric else vtk.vtkStringArray()
             array.SetName(column.title)

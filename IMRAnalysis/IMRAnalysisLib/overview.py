@@ -5,7 +5,7 @@ reformatted onto true axial planes of an LPS-aligned grid with square pixels and
 in radiological convention: patient's right on the image left, anterior at the top. So
 a finding on the patient's left always appears on the image right, as on a PACS.
 
-Rows: post-EVT rCBV; asymmetry against the mirror homolog (%); findings (lesion
+Rows: the post-EVT map; asymmetry against the mirror homolog (% for rCBV, s for Tmax); findings (lesion
 outline, IMR in red, hyperperfusion in blue, exclusions hatched yellow) with the
 mid-sagittal plane drawn as a dashed line.
 """
@@ -25,6 +25,7 @@ from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .parameters import AnalysisParameters, AsymmetryScale
 from .plane import Plane
 from .results_folder import atomic_path
 
@@ -115,7 +116,7 @@ def overview_figure(
     exclusion: sitk.Image | None,
     plane: Plane | None,
     summary: str,
-    threshold: float = 0.15,
+    scale: AsymmetryScale = AnalysisParameters().asymmetry_scale,
 ) -> Figure:
     """The overview as a matplotlib Figure (Agg canvas, no pyplot state), for saving or embedding."""
     grid = axial_grid(post)
@@ -126,13 +127,13 @@ def overview_figure(
     figure, axes = _new_figure(grid, len(slices))
     for column, axial in enumerate(slices):
         _draw_grey(axes[0][column], axial, grid, window)
-        image = _draw_asymmetry(axes[1][column], axial, grid, window, threshold)
+        image = _draw_asymmetry(axes[1][column], axial, grid, window, scale)
         _draw_findings(axes[2][column], axial, grid, window)
         for row in axes:
             _decorate(row[column], axial.z, grid, plane)
-    _add_colorbar(figure, axes[1][-1], image, threshold)
-    _add_titles(figure, [row[0] for row in axes], summary, threshold)
-    _add_legend(figure, slices, plane, threshold)
+    _add_colorbar(figure, axes[1][-1], image, scale)
+    _add_titles(figure, [row[0] for row in axes], summary, scale)
+    _add_legend(figure, slices, plane, scale)
     return figure
 
 
@@ -273,19 +274,15 @@ def _draw_grey(
 
 
 def _draw_asymmetry(
-    axes: Axes, axial: AxialSlice, grid: AxialGrid, window: tuple[float, float], threshold: float
+    axes: Axes, axial: AxialSlice, grid: AxialGrid, window: tuple[float, float], scale: AsymmetryScale
 ) -> AxesImage:
-    """Diverging map centred on 0 %: red below the mirror, blue above; undefined voxels transparent."""
+    """Diverging map centred on 0: red on the impaired side (the IMR colour), blue on the other."""
     _draw_grey(axes, axial, grid, window, alpha=0.6)
-    limit = _asymmetry_limit(threshold)
-    colormap = colormaps["RdBu"].with_extremes(bad=(0, 0, 0, 0))
-    percent = np.ma.masked_invalid(100.0 * axial.asymmetry)
-    return axes.imshow(percent, cmap=colormap, vmin=-limit, vmax=limit, extent=grid.extent,
+    limit = scale.display_limit
+    colormap = colormaps["RdBu" if scale.impaired_below else "RdBu_r"].with_extremes(bad=(0, 0, 0, 0))
+    shown = np.ma.masked_invalid(scale.factor * axial.asymmetry)
+    return axes.imshow(shown, cmap=colormap, vmin=-limit, vmax=limit, extent=grid.extent,
                        interpolation="nearest", alpha=0.9)
-
-
-def _asymmetry_limit(threshold: float) -> float:
-    return float(max(50.0, np.ceil(200.0 * threshold / 10.0) * 10.0))
 
 
 def _draw_findings(axes: Axes, axial: AxialSlice, grid: AxialGrid, window: tuple[float, float]) -> None:
@@ -348,44 +345,46 @@ def _draw_midline(axes: Axes, plane: Plane, z: float, grid: AxialGrid) -> None:
     axes.plot(xs, ys, linestyle=(0, (5, 3)), color=MIDLINE_COLOR, linewidth=1.0, alpha=0.85)
 
 
-def _add_colorbar(figure: Figure, anchor: Axes, image: AxesImage, threshold: float) -> None:
+def _add_colorbar(figure: Figure, anchor: Axes, image: AxesImage, scale: AsymmetryScale) -> None:
     """Vertical colour bar beside the asymmetry row, with the threshold marked."""
     box = anchor.get_position()
     bar = figure.add_axes((box.x1 + 0.12 / figure.get_figwidth(), box.y0 + 0.08 * box.height,
                            0.13 / figure.get_figwidth(), 0.84 * box.height), label="asymmetry-colorbar")
-    limit = _asymmetry_limit(threshold)
-    cut = 100.0 * threshold
+    limit, cut = scale.display_limit, scale.threshold
     colorbar = figure.colorbar(image, cax=bar, ticks=[-limit, -cut, 0.0, cut, limit])
     colorbar.ax.set_yticklabels([f"{value:+g}" if value else "0" for value in (-limit, -cut, 0.0, cut, limit)])
     colorbar.ax.tick_params(colors=TEXT, labelsize=8)
     colorbar.outline.set_edgecolor("#3a3f47")
-    colorbar.set_label("rCBV vs mirror (%)", color=TEXT, fontsize=9)
+    relation = "vs mirror" if scale.unit == "%" else "minus mirror"
+    colorbar.set_label(f"{scale.map_label} {relation} ({scale.unit or 'map units'})", color=TEXT, fontsize=9)
     for value in (-cut, cut):
         colorbar.ax.axhline(value, color="white", linewidth=1.0, linestyle=(0, (2, 1)))
 
 
-def _add_titles(figure: Figure, first_column: list[Axes], summary: str, threshold: float) -> None:
+def _add_titles(figure: Figure, first_column: list[Axes], summary: str, scale: AsymmetryScale) -> None:
     height = figure.get_figheight()
     figure.text(0.5, 1 - 0.3 / height, summary, ha="center", va="center", color=TEXT,
                 fontsize=15, fontweight="bold")
     subtitle = (f"Axial reformat, radiological convention (patient's left on image right) · "
-                f"threshold {100 * threshold:g} % against the mirror homolog")
+                f"{scale.map_label} threshold {scale.shown(scale.threshold)} against the mirror homolog")
     figure.text(0.5, 1 - 0.65 / height, subtitle, ha="center", va="center", color="#aab1bb", fontsize=9)
-    for axes, (_label, title) in zip(first_column, ROWS):
+    titles = (f"Post-EVT {scale.map_label}", *(title for _label, title in ROWS[1:]))
+    for axes, title in zip(first_column, titles):
         box = axes.get_position()
         figure.text(0.5 * box.x0, (box.y0 + box.y1) / 2, title, rotation=90, ha="center", va="center",
                     color=TEXT, fontsize=10)
 
 
-def _add_legend(figure: Figure, slices: list[AxialSlice], plane: Plane | None, threshold: float) -> None:
-    percent = f"{100 * threshold:g} %"
+def _add_legend(figure: Figure, slices: list[AxialSlice], plane: Plane | None, scale: AsymmetryScale) -> None:
+    cut = scale.shown(scale.threshold)
+    impaired, other = ("below", "above") if scale.impaired_below else ("above", "below")
     handles = [
         Patch(facecolor="none", edgecolor=LESION_COLOR, linewidth=1.3, label="Follow-up lesion"),
-        Patch(facecolor=(*IMR_COLOR, 0.7), edgecolor="none", label=f"IMR (rCBV > {percent} below mirror)"),
+        Patch(facecolor=(*IMR_COLOR, 0.7), edgecolor="none", label=f"IMR ({scale.map_label} > {cut} {impaired} mirror)"),
     ]
     if any(axial.hyperperfusion is not None for axial in slices):
         handles.append(Patch(facecolor=(*HYPER_COLOR, 0.7), edgecolor="none",
-                             label=f"Hyperperfusion (> {percent} above)"))
+                             label=f"Hyperperfusion (> {cut} {other})"))
     if any(axial.exclusion is not None for axial in slices):
         handles.append(Patch(facecolor="none", edgecolor=EXCLUSION_COLOR, hatch="////",
                              label="Excluded from analysis"))

@@ -8,6 +8,7 @@ parameter node and the web front end all map onto this one object.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Literal
 
@@ -16,6 +17,42 @@ from .errors import InputError
 Direction = Literal["decrease", "increase"]
 Asymmetry = Literal["ratio", "difference"]
 MaskSpace = Literal["day5", "post"]
+PerfusionMap = Literal["rcbv", "rcbf", "tmax"]
+
+MAP_LABELS: dict[str, str] = {"rcbv": "rCBV", "rcbf": "rCBF", "tmax": "Tmax"}
+# What a map's own values are measured in, for a difference asymmetry (ratios are in %)
+_DIFFERENCE_UNITS: dict[str, tuple[str, str]] = {  # map -> (unit shown, suffix of names)
+    "rcbv": ("", "difference"), "rcbf": ("", "difference"), "tmax": ("s", "seconds"),
+}
+TMAX_THRESHOLD_S = 2.0  # Tmax longer than the mirror's by this much counts as delayed
+
+
+@dataclass(frozen=True)
+class AsymmetryScale:
+    """How asymmetry values are shown and named, so Tmax seconds are never labelled as %.
+
+    A ratio is shown in percent; a difference in the map's own unit (s for Tmax). The
+    ``suffix`` ends the names of the asymmetry file and measure (``asymmetry_percent``,
+    ``asymmetry_seconds``) so a column never holds two units.
+    """
+
+    map_label: str  # "rCBV", "Tmax": what the asymmetry compares
+    unit: str  # "%", "s", or "" for a difference of relative values
+    suffix: str  # "percent", "seconds" or "difference"
+    factor: float  # shown value = stored asymmetry x factor
+    threshold: float  # the parameter's threshold in shown units
+    impaired_below: bool  # IMR is the side below the mirror (rCBV) rather than above (Tmax)
+
+    @property
+    def display_limit(self) -> float:
+        """Half-range of a diverging colour scale: room for twice the threshold (50 % at least)."""
+        if self.unit == "%":
+            return float(max(50.0, math.ceil(2.0 * self.threshold / 10.0) * 10.0))
+        return float(math.ceil(2.5 * self.threshold))
+
+    def shown(self, value: float) -> str:
+        """A value with its unit, for legends and titles."""
+        return f"{value:g} {self.unit}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -45,6 +82,8 @@ class AnalysisParameters:
         registration_seed: seed of the registration's metric sampling (determinism).
         lesion_space: timepoint whose grid the lesion mask was drawn on.
         exclusion_space: timepoint whose grid the exclusion mask was drawn on.
+        perfusion_map: which map the asymmetry is measured on (rCBV in the paper); it
+            names outputs and units. ``for_map`` gives each map's own defaults.
     """
 
     threshold: float = 0.15
@@ -59,6 +98,7 @@ class AnalysisParameters:
     registration_seed: int = 20250214
     lesion_space: MaskSpace = "day5"
     exclusion_space: MaskSpace = "day5"
+    perfusion_map: PerfusionMap = "rcbv"
 
     def __post_init__(self) -> None:
         if self.asymmetry not in ("ratio", "difference"):
@@ -77,9 +117,29 @@ class AnalysisParameters:
             raise InputError(f"floor fraction must be in [0, 1), got {self.floor_fraction}")
         if self.min_cluster_ml < 0:
             raise InputError(f"minimum cluster volume must be >= 0 mL, got {self.min_cluster_ml}")
+        if self.perfusion_map not in MAP_LABELS:
+            raise InputError(f"perfusion map must be one of {', '.join(MAP_LABELS)}, got {self.perfusion_map!r}")
         for name in ("lesion_space", "exclusion_space"):
             if getattr(self, name) not in ("day5", "post"):
                 raise InputError(f"{name} must be 'day5' or 'post', got {getattr(self, name)!r}")
+
+    @classmethod
+    def for_map(cls, perfusion_map: str, **changes: Any) -> "AnalysisParameters":
+        """The defaults suited to a map: Tmax is compared in seconds and impaired when longer."""
+        if perfusion_map == "tmax":
+            defaults = {"threshold": TMAX_THRESHOLD_S, "direction": "increase", "asymmetry": "difference"}
+        else:
+            defaults = {}
+        return cls(**{**defaults, "perfusion_map": perfusion_map, **changes})
+
+    @property
+    def asymmetry_scale(self) -> AsymmetryScale:
+        if self.asymmetry == "ratio":
+            unit, suffix, factor = "%", "percent", 100.0
+        else:
+            (unit, suffix), factor = _DIFFERENCE_UNITS[self.perfusion_map], 1.0
+        return AsymmetryScale(MAP_LABELS[self.perfusion_map], unit, suffix, factor,
+                              self.threshold * factor, self.direction == "decrease")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

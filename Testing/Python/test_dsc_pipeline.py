@@ -54,9 +54,18 @@ def test_tmax_finds_the_delayed_region(tmp_path, capsys) -> None:
                                   "--lesion", str(tmp_path / "delayed.nrrd"), "--no-registration",
                                   "--out", str(tmp_path / "out")])
     assert measures["imr_relative_percent"] > 80.0  # delayed by 3 s, threshold 2 s
-    parameters = json.loads((tmp_path / "out" / "metrics.json").read_text())["parameters"]
-    assert (parameters["asymmetry"], parameters["direction"], parameters["threshold"]) == (
-        "difference", "increase", 2.0)
+    recorded = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    parameters = recorded["parameters"]
+    assert (parameters["asymmetry"], parameters["direction"], parameters["threshold"], parameters["perfusion_map"]) == (
+        "difference", "increase", 2.0, "tmax")
+    # seconds are named as seconds: no output claims to be a percentage
+    assert recorded["imr_median_asymmetry_seconds"] == pytest.approx(phantom.config.delay, abs=1.0)
+    assert "normal_tissue_tmax" in recorded and not any("percent" in key for key in recorded
+                                                        if key != "imr_relative_percent")
+    names = {path.name for path in (tmp_path / "out").iterdir()}
+    assert {"asymmetry_seconds.nrrd", "mirrored_post_tmax.nrrd"} <= names and "asymmetry_percent.nrrd" not in names
+    seconds = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "out" / "asymmetry_seconds.nrrd")))
+    assert np.nanmedian(seconds[phantom.delayed]) == pytest.approx(phantom.config.delay, abs=1.0)
 
 
 @pytest.mark.parametrize("maps", [

@@ -13,6 +13,7 @@ import pytest
 import SimpleITK as sitk
 from scipy import ndimage
 
+from IMRAnalysisLib.parameters import AnalysisParameters
 from IMRAnalysisLib.overview import MAX_SLICES, MIN_SLICES, overview_figure, save_overview, slice_positions
 from IMRAnalysisLib.plane import Plane
 
@@ -189,3 +190,31 @@ def test_rendering_leaves_no_global_matplotlib_state(tmp_path: Path) -> None:
     code = "import sys, IMRAnalysisLib.overview; print('matplotlib.pyplot' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_tmax_overview_is_in_seconds_with_red_on_the_delayed_side(tmp_path: Path) -> None:
+    """A Tmax delay (impaired when longer) shows red where Tmax exceeds the mirror, labelled in s."""
+    inputs = phantom(+1)
+    delay = np.where(sitk.GetArrayFromImage(inputs["lesion"]) > 0, 3.0, 0.0).astype(np.float32)
+    seconds = sitk.GetImageFromArray(delay)
+    seconds.CopyInformation(inputs["asymmetry"])
+    inputs.update(asymmetry=seconds, imr=inputs["lesion"], hyperperfusion=None)
+    scale = AnalysisParameters.for_map("tmax").asymmetry_scale
+    figure = overview_figure(summary=SUMMARY, scale=scale, **inputs)
+    path = tmp_path / "tmax.png"
+    save_overview(path, figure)
+    pixels = matplotlib.image.imread(path)[..., :3]
+    height = pixels.shape[0]
+    panels = []
+    for axes in figure.axes:
+        row, _, column = axes.get_label().rpartition("-")
+        if row == "asymmetry" and column.isdigit():
+            box = axes.get_window_extent()
+            panels.append(tuple(int(round(v)) for v in (height - box.y1, height - box.y0, box.x0, box.x1)))
+    left, right = red_left_right(pixels, panels)
+    assert right > 300 and left < 0.02 * right
+    colorbar = next(axes for axes in figure.axes if axes.get_label() == "asymmetry-colorbar")
+    assert colorbar.get_ylabel() == "Tmax minus mirror (s)"
+    texts = [text.get_text() for text in figure.texts] + [text.get_text() for text in figure.legends[0].get_texts()]
+    assert not any("%" in text for text in texts if text != SUMMARY), texts
+    assert any("2 s" in text for text in texts)
