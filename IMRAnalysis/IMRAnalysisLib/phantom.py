@@ -414,6 +414,20 @@ class PhantomPatient:
     exclusion: sitk.Image | None
     truth: PhantomTruth
 
+    def registration_error_voxels(self, post_to_day5: sitk.Transform, brain_mask: sitk.Image) -> float:
+        """Largest distance, in post-EVT voxels, between a day-5 registration and the truth.
+
+        Measured at every voxel of ``brain_mask`` (post-EVT grid), along each grid axis
+        in its own spacing, so "within one voxel" means the same on anisotropic grids.
+        """
+        ijk = np.argwhere(sitk.GetArrayViewFromImage(brain_mask).astype(bool))[:, ::-1].astype(float)
+        direction = np.asarray(self.post.GetDirection()).reshape(3, 3)
+        points = np.asarray(self.post.GetOrigin()) + (ijk * np.asarray(self.post.GetSpacing())) @ direction.T
+        estimated = np.array([post_to_day5.TransformPoint(point.tolist()) for point in points])
+        true = np.array([self.truth.post_to_day5.TransformPoint(point.tolist()) for point in points])
+        in_voxels = ((estimated - true) @ direction) / np.asarray(self.post.GetSpacing())
+        return float(np.linalg.norm(in_voxels, axis=1).max())
+
     def write(self, directory: str | Path, fmt: Literal["nii.gz", "nrrd"] = "nii.gz") -> dict[str, Path]:
         """Write every image and ``truth.json`` (truth plus config) into ``directory``."""
         if fmt not in ("nii.gz", "nrrd"):

@@ -22,6 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from .brain_mask import automatic_brain_mask
 from .dsc_io import DscSeries, series_image
 from .phantom import TIMEPOINTS, PhantomPatient, Timepoint
 from .phantom_anatomy import DATA_DIR, TEMPLATE_FILES
@@ -165,15 +166,17 @@ def dsc_from_map(cbv_map: sitk.Image, config: DscPhantomConfig | None = None) ->
     """A DSC series on ``cbv_map``'s grid whose CBV is proportional to the map.
 
     Every voxel has the same MTT and no delay, so deconvolved CBV (and rCBV) follows the
-    map; the map's median head value becomes ``config.white.cbv``. A few pure arterial
-    voxels at the head's centre carry the AIF (on the midline, so they barely touch
-    asymmetry).
+    map; the map's median brain value becomes ``config.white.cbv``, so the bolus dims
+    the signal as much as in real tissue and the series never saturates. The level is
+    taken inside the automatic brain mask: a map's faint background would otherwise set
+    it and scale the brain's CBV up a hundredfold. A few pure arterial voxels at the
+    head's centre carry the AIF (on the midline, so they barely touch asymmetry).
     """
     config = config or DscPhantomConfig()
     values = sitk.GetArrayFromImage(cbv_map).astype(np.float64)
-    level = float(np.median(values[values > 0]))
+    level = float(np.median(values[sitk.GetArrayViewFromImage(automatic_brain_mask(cbv_map)).astype(bool)]))
     head = ndimage.binary_fill_holes(values > 0.1 * level)
-    cbv = np.where(head, values, 0.0) * config.white.cbv / float(np.median(values[head]))
+    cbv = np.where(head, values, 0.0) * config.white.cbv / level
     times = np.arange(config.dynamics) * config.tr
     curve = _tissue_curve(config, Tissue(1.0, 60.0 / MAP_MTT_S), 0.0, times)  # per mL/100 mL
     concentration = cbv[None] * curve[:, None, None, None]
