@@ -20,6 +20,7 @@ from .dsc_deconvolution import DEFAULT_OSCILLATION, Method, deconvolve
 from .dsc_io import DscSeries
 from .errors import InputError
 from .image_io import write_image
+from .midline import estimate_midline
 
 UNITS = {"cbv": "mL/100mL", "cbf": "mL/100mL/min", "mtt": "s", "tmax": "s", "ttp": "s", "rcbv": "ratio"}
 _PER_100_ML = 100.0
@@ -152,15 +153,18 @@ def normal_reference(cbv: np.ndarray, brain: np.ndarray, series: DscSeries) -> n
     """White-matter-like voxels of the hemisphere with the higher median CBV.
 
     The better-perfused hemisphere is taken as the normal (contralateral) side; its
-    voxels between the 10th and 40th CBV percentile are mostly white matter. The two
-    sides are split at the brain's centroid along the grid axis closest to left-right,
-    an approximation good enough for a scale factor (IMR itself uses mirror ratios).
+    voxels between the 10th and 40th CBV percentile are mostly white matter. The
+    hemispheres are split by the estimated mid-sagittal plane (as the asymmetry is), so
+    a tilted or off-centre head does not put part of the ischaemic side in the reference.
     """
+    mask = series.volume_image(brain.astype(np.float32))
+    plane = estimate_midline(series.volume_image(cbv), sitk.Cast(mask, sitk.sitkUInt8)).plane
+    ijk = np.argwhere(brain)[:, ::-1].astype(float)  # (x, y, z) indices of the brain voxels
     direction = np.reshape(series.reference.GetDirection(), (3, 3))
-    lr_axis = 2 - int(np.argmax(np.abs(direction[0])))  # array axes are (z, y, x)
-    position = np.indices(brain.shape)[lr_axis]
-    centre = position[brain].mean()
-    sides = [brain & (position < centre), brain & (position >= centre)]
+    points = np.asarray(series.reference.GetOrigin()) + (ijk * series.reference.GetSpacing()) @ direction.T
+    left = np.zeros_like(brain)
+    left[brain] = plane.signed_distance(points) > 0
+    sides = [brain & left, brain & ~left]
     normal = max(sides, key=lambda side: float(np.median(cbv[side])) if side.any() else -np.inf)
     low, high = np.percentile(cbv[normal], [10, 40])
     return normal & (cbv >= low) & (cbv <= high)

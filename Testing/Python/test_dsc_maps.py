@@ -148,3 +148,20 @@ def test_bolus_without_baseline_is_refused() -> None:
     phantom = make_dsc_phantom(replace(DscPhantomConfig(), aif_start=3.0))
     with pytest.raises(InputError, match="before the bolus arrives"):
         perfusion_maps(phantom.series)
+
+
+def test_rcbv_reference_stays_in_the_healthy_hemisphere_of_a_turned_head() -> None:
+    """The reference hemisphere is cut at the mid-sagittal plane, not at a grid column."""
+    from IMRAnalysisLib.phantom import Pose, PhantomConfig, make_phantom
+    from IMRAnalysisLib.phantom_dsc import dsc_from_map
+
+    turned = Pose(yaw_deg=15.0, roll_deg=10.0, shift_mm=(20.0, -10.0, 0.0))
+    patient = make_phantom(PhantomConfig(seed=11, side="left", post_pose=turned, imr_ml=25.0, imr_depth=0.5,
+                                         hyperperfusion_ml=0.0))
+    series = dsc_from_map(patient.post)
+    reference = perfusion_maps(series).reference
+    ijk = np.argwhere(reference)[:, ::-1].astype(float)
+    direction = np.reshape(series.reference.GetDirection(), (3, 3))
+    points = np.asarray(series.reference.GetOrigin()) + (ijk * series.reference.GetSpacing()) @ direction.T
+    on_the_right = patient.truth.midline.signed_distance(points) < 0  # the lesion is on the patient's left
+    assert reference.sum() > 1000 and on_the_right.mean() >= 0.99, f"{on_the_right.mean():.3f} on the healthy side"
