@@ -1,34 +1,42 @@
 """Reading a 4D DSC-MRI series with its echo time (TE) and sampling interval (TR).
 
 Sources: a 4D NIfTI or NRRD file (the fourth axis, or NRRD vector components as in
-Slicer's MultiVolume files, is time), or a DICOM folder holding one series with several
-time points. TE and TR come from the header where it has them (NIfTI ``pixdim[4]`` with
-its time unit; NRRD fields ``...EchoTime`` / ``...RepetitionTime`` in ms as in DICOM;
-DICOM tags 0018|0081 and 0018|0080, ms) and are overridden by the caller's values.
+Slicer's MultiVolume files, is time); a DICOM folder holding one series with several time
+points, either classic (one file per slice and time point) or enhanced multi-frame MR (one
+file with every frame, or one multi-frame file per time point; ``dsc_dicom.py``); or one
+enhanced multi-frame file given directly. TE and TR come from the header where it has them
+and are overridden by the caller's values (seconds):
+
+- NIfTI: TR is ``pixdim[4]`` with its time unit; NRRD: fields ``...EchoTime`` /
+  ``...RepetitionTime`` in ms as in DICOM.
+- Classic DICOM: tags 0018|0081 (TE) and 0018|0080 (TR), ms.
+- Enhanced DICOM: TE is the Effective Echo Time of the MR Echo group, else EchoTime (ms).
+  TR, the time between dynamics, is the median step of the frames' acquisition (else
+  reference) date-times from one time point to the next at the same slice; without frame
+  times, TemporalResolution, else the Repetition Time of the MR Timing group or the top
+  level (ms), as for classic DICOM.
+
 Everything that makes the series unusable is an ``InputError`` of one line.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
 
+from .dsc_dicom import MS as _MS
+from .dsc_dicom import ROLE, is_multiframe, read_dicom
 from .errors import InputError
 
-ROLE = "DSC series"
 MIN_DYNAMICS = 10
 TE_RANGE_S = (0.001, 0.2)
 TR_RANGE_S = (0.1, 10.0)
 MIN_BOLUS_DROP = 0.03  # whole-brain signal must fall by at least 3 % at the bolus
 MAX_SATURATED_FRACTION = 0.01  # of tissue samples sitting exactly at the series maximum
 _NIFTI_TIME_UNITS = {8: 1.0, 16: 1e-3, 24: 1e-6}
-_MS = 1e-3
-_ECHO_TAG, _REPETITION_TAG = "0018|0081", "0018|0080"
-_TEMPORAL_TAGS = ("0020|0100", "0018|1060", "0008|0032")  # temporal position, trigger, acquisition time
 
 
 @dataclass(frozen=True, eq=False)
@@ -66,7 +74,7 @@ def read_dsc(path: str | Path, te: float | None = None, tr: float | None = None)
     path = Path(path)
     if not path.exists():
         raise InputError(f"the {ROLE} was not found (no such file or folder)", path)
-    signal, reference, header = _read_dicom(path) if path.is_dir() else _read_file(path)
+    signal, reference, header = read_dicom(path) if path.is_dir() or is_multiframe(path) else _read_file(path)
     te = _required_time(te if te is not None else header.get("te"), "echo time (TE)", "--te", TE_RANGE_S, path)
     tr = _required_time(tr if tr is not None else header.get("tr"), "time between dynamics (TR)", "--tr",
                         TR_RANGE_S, path)
@@ -160,63 +168,3 @@ def _header_times(keys: dict[str, str]) -> dict[str, float]:
                 except ValueError:
                     continue
     return found
-
-
-# --- DICOM ------------------------------------------------------------------------------
-
-
-def _read_dicom(folder: Path) -> tuple[np.ndarray, sitk.Image, dict[str, float]]:
-    """One series of 2D files, one per slice and time point (multi-frame files are not handled)."""
-    files = _largest_series(folder)
-    groups = _time_groups(files, folder)
-    if len(groups) == 1:
-        raise InputError(f"the {ROLE} is a single 3D volume (one time point); a 4D time series is expected",
-                         folder)
-    volumes = []
-    for names in groups:
-        reader = sitk.ImageSeriesReader()
-        reader.SetFileNames(names)
-        try:
-            volumes.append(reader.Execute())
-        except RuntimeError as error:
-            raise InputError(f"the {ROLE} DICOM files cannot be read as volumes", folder) from error
-    shapes = {volume.GetSize() for volume in volumes}
-    if len(shapes) > 1:
-        raise InputError(f"the {ROLE} time points have different sizes ({len(shapes)} kinds)", folder)
-    signal = np.stack([sitk.GetArrayFromImage(volume) for volume in volumes]).astype(np.float32)
-    reference = sitk.Cast(volumes[0], sitk.sitkFloat32)
-    probe = sitk.ImageFileReader()
-    probe.SetFileName(files[0])
-    probe.ReadImageInformation()
-    header = {name: float(probe.GetMetaData(tag).split("\\")[0]) * _MS
-              for name, tag in (("te", _ECHO_TAG), ("tr", _REPETITION_TAG)) if probe.HasMetaDataKey(tag)}
-    return signal, reference, header
-
-
-def _largest_series(folder: Path) -> list[str]:
-    ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    series = [sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid) for sid in ids]
-    if not series:
-        raise InputError(f"the {ROLE} folder contains no DICOM series", folder)
-    return list(max(series, key=len))
-
-
-def _time_groups(files: list[str], folder: Path) -> list[list[str]]:
-    """Files grouped by time point (first temporal tag that varies), in time order."""
-    headers = []
-    for name in files:
-        reader = sitk.ImageFileReader()
-        reader.SetFileName(name)
-        reader.ReadImageInformation()
-        headers.append({tag: reader.GetMetaData(tag).strip() for tag in _TEMPORAL_TAGS if reader.HasMetaDataKey(tag)})
-    for tag in _TEMPORAL_TAGS:
-        values = [header.get(tag) for header in headers]
-        if None not in values and len(set(values)) > 1:
-            groups: dict[float, list[str]] = defaultdict(list)
-            for name, value in zip(files, values):
-                groups[float(value)].append(name)
-            counts = {len(names) for names in groups.values()}
-            if len(counts) > 1:
-                raise InputError(f"the {ROLE} time points have different numbers of slices", folder)
-            return [groups[key] for key in sorted(groups)]
-    return [files]

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import gzip
+import importlib.metadata
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 import SimpleITK as sitk
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from IMRAnalysisLib.dsc_io import read_dsc, series_image
+from IMRAnalysisLib.cli import main
+from IMRAnalysisLib.dsc_dicom import read_multiframe
+from IMRAnalysisLib.dsc_io import DscSeries, read_dsc, series_image
+from IMRAnalysisLib.dsc_maps import perfusion_maps
 from IMRAnalysisLib.errors import InputError
+from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom
 
 
 def _signal(dynamics: int = 30, drop: float = 0.4) -> np.ndarray:
@@ -109,3 +120,203 @@ def test_unusable_series_is_one_line_input_error(tmp_path: Path, signal: np.ndar
 def test_missing_series_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="not found"):
         read_dsc(tmp_path / "absent.nii.gz")
+
+
+
+# --- enhanced multi-frame DICOM ---------------------------------------------------------
+
+ENHANCED_MR = "1.2.840.10008.5.1.4.1.1.4.1"
+
+
+@pytest.fixture(scope="module")
+def oblique_series() -> DscSeries:
+    """A small phantom series on an oblique grid with a non-zero origin."""
+    series = make_dsc_phantom(DscPhantomConfig(spacing_mm=(8.0, 8.0, 10.0), dynamics=40)).series
+    reference = sitk.Image(series.reference.GetSize(), sitk.sitkFloat32)
+    reference.SetSpacing(series.reference.GetSpacing())
+    reference.SetOrigin((-87.5, 23.25, -41.0))
+    reference.SetDirection(sitk.VersorTransform((1.0, 2.0, 3.0), np.radians(20.0)).GetMatrix())
+    return DscSeries(series.signal, reference, series.te, series.tr, series.source)
+
+
+def _ds(values: Iterable[float]) -> list[str]:
+    """Decimal strings short enough for DICOM's DS."""
+    return [f"{value:.10g}" for value in values]
+
+
+def _frame_groups(series: DscSeries, t: int, z: int, slope: float, intercept: float) -> Dataset:
+    """Per-frame groups; frame times step by TR, each slice a little later than the one before."""
+    content, position, rescale, groups = Dataset(), Dataset(), Dataset(), Dataset()
+    content.TemporalPositionIndex = t + 1
+    moment = datetime(2026, 3, 4, 10) + timedelta(seconds=(t + z / series.signal.shape[1]) * series.tr)
+    content.FrameAcquisitionDateTime = moment.strftime("%Y%m%d%H%M%S.%f")
+    position.ImagePositionPatient = _ds(series.reference.TransformIndexToPhysicalPoint((0, 0, z)))
+    rescale.RescaleSlope, rescale.RescaleIntercept, rescale.RescaleType = f"{slope:g}", f"{intercept:g}", "US"
+    groups.FrameContentSequence, groups.PlanePositionSequence = [content], [position]
+    groups.PixelValueTransformationSequence = [rescale]
+    return groups
+
+
+def _shared_groups(series: DscSeries, echo_ms: float | None) -> Dataset:
+    """Orientation, pixel measures, an excitation TR that is not the time between dynamics, and TE."""
+    direction = np.reshape(series.reference.GetDirection(), (3, 3))
+    orientation, measures, timing, shared = Dataset(), Dataset(), Dataset(), Dataset()
+    orientation.ImageOrientationPatient = _ds(np.concatenate([direction[:, 0], direction[:, 1]]))
+    measures.PixelSpacing = _ds(series.reference.GetSpacing()[1::-1])
+    measures.SliceThickness = _ds(series.reference.GetSpacing()[2:])[0]
+    timing.RepetitionTime = "1400"
+    shared.PlaneOrientationSequence, shared.PixelMeasuresSequence = [orientation], [measures]
+    shared.MRTimingAndRelatedParametersSequence = [timing]
+    if echo_ms is not None:
+        echo = Dataset()
+        echo.EffectiveEchoTime = echo_ms
+        shared.MREchoSequence = [echo]
+    return shared
+
+
+def _write_enhanced(folder: Path, series: DscSeries, echo_ms: float | None = 30.0, skip_frames: int = 0,
+                    file_per_time_point: bool = False) -> np.ndarray:
+    """Enhanced MR file(s) of the series' frames in shuffled order; returns the signal the stored values mean.
+
+    Each time point has its own rescale slope and intercept. ``skip_frames`` leaves the
+    last frames of the shuffled order out.
+    """
+    times, slices, rows, columns = series.signal.shape
+    slope = (0.04 + 0.01 * (np.arange(times) % 3))[:, None, None, None]
+    intercept = (-10.0 + np.arange(times) % 2)[:, None, None, None]
+    stored = np.round((series.signal - intercept) / slope).astype(np.uint16)
+    order = np.random.default_rng(3).permutation(times * slices)[: times * slices - skip_frames]
+    files = {folder / f"t{t:02d}.dcm": order[order // slices == t] for t in range(times)} if file_per_time_point \
+        else {folder / "dsc.dcm": order}
+    study, series_uid = generate_uid(), generate_uid()
+    for path, frames in files.items():
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = ENHANCED_MR, generate_uid()
+        meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        dataset = Dataset()
+        dataset.file_meta = meta
+        dataset.SOPClassUID, dataset.SOPInstanceUID = ENHANCED_MR, meta.MediaStorageSOPInstanceUID
+        dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.Modality = study, series_uid, "MR"
+        dataset.Rows, dataset.Columns, dataset.NumberOfFrames = rows, columns, len(frames)
+        dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
+        dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 0
+        dataset.SharedFunctionalGroupsSequence = [_shared_groups(series, echo_ms)]
+        dataset.PerFrameFunctionalGroupsSequence = [
+            _frame_groups(series, t, z, slope[t, 0, 0, 0], intercept[t, 0, 0, 0])
+            for t, z in (divmod(int(number), slices) for number in frames)]
+        dataset.PixelData = stored.reshape(times * slices, rows, columns)[frames].tobytes()
+        dataset.save_as(path, enforce_file_format=True)
+    return (stored * slope + intercept).astype(np.float32)
+
+
+@pytest.mark.parametrize("file_per_time_point", [False, True], ids=["one-file", "file-per-time-point"])
+def test_enhanced_multiframe_dicom_reads_signal_geometry_and_times(tmp_path: Path, oblique_series: DscSeries,
+                                                                   file_per_time_point: bool) -> None:
+    meant = _write_enhanced(tmp_path, oblique_series, file_per_time_point=file_per_time_point)
+    assert pydicom.dcmread(next(tmp_path.iterdir())).SOPClassUID == ENHANCED_MR
+    sources = [tmp_path] if file_per_time_point else [tmp_path, tmp_path / "dsc.dcm"]
+    for source in sources:
+        series = read_dsc(source)
+        np.testing.assert_array_equal(series.signal, meant)
+        np.testing.assert_allclose(series.signal, oblique_series.signal, atol=0.03)
+        for name in ("GetOrigin", "GetSpacing", "GetDirection"):
+            np.testing.assert_allclose(getattr(series.reference, name)(), getattr(oblique_series.reference, name)(),
+                                       atol=1e-4, err_msg=name)
+        assert (series.te, series.tr) == pytest.approx((0.03, oblique_series.tr), abs=1e-6)
+    overridden = read_dsc(tmp_path, te=0.04, tr=1.2)
+    assert (overridden.te, overridden.tr) == (0.04, 1.2)
+
+
+def test_enhanced_multiframe_gives_the_perfusion_maps_of_the_nifti(tmp_path: Path, oblique_series: DscSeries) -> None:
+    meant = _write_enhanced(tmp_path, oblique_series)
+    nifti = tmp_path / "dsc.nii.gz"
+    sitk.WriteImage(series_image(meant, oblique_series.reference, oblique_series.tr), str(nifti))
+    from_dicom = perfusion_maps(read_dsc(tmp_path / "dsc.dcm"))
+    from_nifti = perfusion_maps(read_dsc(nifti, te=0.03))
+    assert sorted(from_dicom.values) == sorted(from_nifti.values)
+    assert np.nanmax(from_nifti.values["cbv"]) > 1.0
+    for name, values in from_nifti.values.items():
+        np.testing.assert_allclose(from_dicom.values[name], values, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def _without_position(dataset: Dataset) -> None:
+    del dataset.PerFrameFunctionalGroupsSequence[4].PlanePositionSequence
+
+
+def _tilted_frame(dataset: Dataset) -> None:
+    orientation = Dataset()
+    orientation.ImageOrientationPatient = ["1", "0", "0", "0", "0.8", "0.6"]
+    dataset.PerFrameFunctionalGroupsSequence[4].PlaneOrientationSequence = [orientation]
+
+
+def _second_echo_frame(dataset: Dataset) -> None:
+    echo = Dataset()
+    echo.EffectiveEchoTime = 60.0
+    dataset.PerFrameFunctionalGroupsSequence[4].MREchoSequence = [echo]
+
+
+def _uneven_top_slice(dataset: Dataset) -> None:
+    """The last slice of every time point moved 1 mm further along the normal."""
+    orientation = np.array(dataset.SharedFunctionalGroupsSequence[0].PlaneOrientationSequence[0]
+                           .ImageOrientationPatient, float)
+    normal = np.cross(orientation[:3], orientation[3:])
+    positions = [groups.PlanePositionSequence[0] for groups in dataset.PerFrameFunctionalGroupsSequence]
+    top = max(np.array(item.ImagePositionPatient, float) @ normal for item in positions)
+    for item in positions:
+        point = np.array(item.ImagePositionPatient, float)
+        if point @ normal > top - 0.1:
+            item.ImagePositionPatient = _ds(point + normal)
+
+
+@pytest.mark.parametrize(
+    ("options", "change", "message"),
+    [({"skip_frames": 1}, None, "the DSC series time points have different numbers of slices (16 to 17)"),
+     ({"echo_ms": None}, None, "the DSC series does not record its echo time (TE); give it with --te"),
+     ({}, _without_position, "the DSC series frame 5 has no position in its functional groups"),
+     ({}, _tilted_frame, "the DSC series frames have mixed image orientations"),
+     ({}, _second_echo_frame, "the DSC series frames have mixed echo times"),
+     ({}, _uneven_top_slice, "the DSC series slices are not evenly spaced (gaps from 10.000 to 11.000 mm)")],
+    ids=["missing-frame", "no-te", "no-position", "mixed-orientation", "two-echoes", "uneven-slices"],
+)
+def test_bad_enhanced_multiframe_is_one_line_error(tmp_path: Path, oblique_series: DscSeries,
+                                                   capsys: pytest.CaptureFixture, options: dict,
+                                                   change: Callable[[Dataset], None] | None, message: str) -> None:
+    folder = tmp_path / "dicom"
+    folder.mkdir()
+    _write_enhanced(folder, oblique_series, **options)
+    if change is not None:
+        dataset = pydicom.dcmread(folder / "dsc.dcm")
+        change(dataset)
+        dataset.save_as(folder / "dsc.dcm")
+    status = main(["perfusion", "--quiet", "--dsc", str(folder), "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert status == 2, captured.err
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    named = folder if "echo time (TE)" in message else folder / "dsc.dcm"
+    assert lines[0].startswith(f"imr-analysis: error: {named}: {message}"), lines[0]
+    assert not (tmp_path / "out").exists()
+
+
+def _shipped_enhanced_mr() -> Path | None:
+    """A scanner-written Enhanced MR file (a Philips 3D T1, one time point) that nibabel ships with its tests."""
+    try:
+        package = importlib.metadata.distribution("nibabel")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    path = Path(package.locate_file("nibabel/nicom/tests/data/philips_mprage.dcm.gz"))
+    return path if path.is_file() else None
+
+
+@pytest.mark.skipif(_shipped_enhanced_mr() is None, reason="nibabel's Enhanced MR test file is not installed")
+def test_scanner_enhanced_mr_geometry_matches_gdcm(tmp_path: Path) -> None:
+    path = tmp_path / "mprage.dcm"
+    path.write_bytes(gzip.decompress(_shipped_enhanced_mr().read_bytes()))
+    signal, reference, header = read_multiframe([path], path)
+    assert signal.shape == (1, 176, 256, 256)
+    by_gdcm = sitk.ReadImage(str(path))
+    for name in ("GetSize", "GetOrigin", "GetSpacing", "GetDirection"):
+        np.testing.assert_allclose(getattr(reference, name)(), getattr(by_gdcm, name)(), atol=1e-4, err_msg=name)
+    assert header == pytest.approx({"te": 3.513e-3, "tr": 7.5693e-3}, abs=1e-7)
+    with pytest.raises(InputError, match="single 3D volume"):
+        read_dsc(path, te=0.03, tr=1.5)
