@@ -61,9 +61,11 @@ Measures <b>impaired microvascular reperfusion (IMR)</b> after a successful thro
 voxels of the post-EVT rCBV map, inside the day-5 ischemic lesion, whose rCBV is more than
 15 % below that of their mirror homolog in the other hemisphere. More than 5 mL is significant.
 <ol>
-<li><b>Inputs</b>: arrival, post-EVT and day-5 maps (or a patient folder, or the phantom sample).</li>
+<li><b>Inputs</b>: arrival, post-EVT and day-5 maps (or a patient folder, or the phantom sample), or maps
+computed here from the DSC-MRI series of each timepoint.</li>
 <li><b>Masks</b>: draw or correct the day-5 lesion and an optional exclusion (haemorrhage).</li>
-<li><b>Parameters</b>: threshold, direction, significance volume, patient flags.</li>
+<li><b>Parameters</b>: perfusion map (rCBV as in the paper, rCBF or Tmax), threshold, direction,
+significance volume, patient flags.</li>
 <li><b>Run</b>: registration, mid-sagittal plane, asymmetry map, IMR segment and measures.</li>
 <li><b>Review</b>: edit the result masks or move the midline, then Recompute (no new registration).</li>
 <li><b>Export</b>: metrics, segmentation, maps, transforms, overview and a scene bundle.</li>
@@ -125,8 +127,8 @@ def confirmInstall(question: str) -> bool:
 class IMRAnalysisParameterNode:
     """Every input, parameter and output reference of the panel, saved with the scene.
 
-    Units are the ones users think in (percent, mL, mm); the logic converts them to the
-    library's ``AnalysisParameters`` (threshold as a fraction).
+    Units are the ones users think in (percent, seconds, mL, mm, TE in ms); the logic converts
+    them to the library's ``AnalysisParameters`` (threshold as a fraction, or seconds for Tmax).
     """
 
     arrivalVolume: vtkMRMLScalarVolumeNode
@@ -136,7 +138,11 @@ class IMRAnalysisParameterNode:
     lesionSegmentation: vtkMRMLSegmentationNode
     exclusionSegmentation: vtkMRMLSegmentationNode
     midlinePlane: vtkMRMLMarkupsPlaneNode
+    dscEchoTimeMs: Annotated[float, WithinRange(0.0, 200.0), Default(0.0)]  # 0: from the series header
+    dscRepetitionTimeS: Annotated[float, WithinRange(0.0, 10.0), Default(0.0)]  # 0: from the series header
+    perfusionMap: Annotated[str, Choice(["rCBV", "rCBF", "Tmax"]), Default("rCBV")]
     thresholdPercent: Annotated[float, WithinRange(1.0, 99.0), Default(15.0)]
+    thresholdSeconds: Annotated[float, WithinRange(0.1, 30.0), Default(2.0)]  # Tmax: this much longer than the mirror
     direction: Annotated[str, Choice(["decrease", "increase"]), Default("decrease")]
     significanceMl: Annotated[float, WithinRange(0.0, 1000.0), Default(5.0)]
     smoothingMm: Annotated[float, WithinRange(0.0, 20.0), Default(0.0)]
@@ -208,6 +214,10 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ui = self.ui
         ui.loadPatientFolderButton.connect("clicked(bool)", self.onLoadPatientFolder)
         ui.loadSampleButton.connect("clicked(bool)", self.onLoadSample)
+        ui.computeFromDscButton.connect("clicked(bool)", self.onComputeFromDsc)
+        for pathLineEdit in self._dscPathLineEdits().values():
+            pathLineEdit.connect("currentPathChanged(QString)", self._updateButtonStates)
+        ui.perfusionMapComboBox.connect("activated(int)", self.onPerfusionMapChosen)
         ui.lesionSegmentationSelector.connect("nodeAddedByUser(vtkMRMLNode*)", lambda node: self.onMaskCreated(node, "Lesion"))
         ui.exclusionSegmentationSelector.connect("nodeAddedByUser(vtkMRMLNode*)", lambda node: self.onMaskCreated(node, "Exclusion"))
         ui.editLesionButton.connect("clicked(bool)", self.onEditLesion)
@@ -275,6 +285,10 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         idle = not self._running
         results = idle and self.logic.hasResults()
         self.ui.applyButton.enabled = idle and bool(node.postVolume and node.day5Volume and node.lesionSegmentation)
+        self.ui.computeFromDscButton.enabled = idle and bool(self._dscSeries())
+        tmax = node.perfusionMap == "Tmax"  # a difference in seconds, not a ratio in percent
+        self.ui.thresholdPercentSliderWidget.setVisible(not tmax)
+        self.ui.thresholdSecondsSpinBox.setVisible(tmax)
         self.ui.recomputeButton.enabled = results
         self.ui.exportButton.enabled = results
         self.ui.resetMidlineButton.enabled = results
@@ -298,8 +312,25 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.logic.loadSamplePatient(self._parameterNode)
             self._showInputs()
 
+    def _dscPathLineEdits(self) -> dict:
+        return {"arrival": self.ui.arrivalDscPathLineEdit, "post": self.ui.postDscPathLineEdit,
+                "day5": self.ui.day5DscPathLineEdit}
+
+    def _dscSeries(self) -> dict:
+        """Timepoint -> DSC series file or DICOM folder, for the timepoints whose series is given."""
+        return {role: pathlib.Path(edit.currentPath) for role, edit in self._dscPathLineEdits().items()
+                if edit.currentPath.strip()}
+
+    def onComputeFromDsc(self) -> None:
+        self._ensureDependencies()
+        with slicer.util.tryWithErrorDisplay(_("Could not compute the maps from the DSC series."), waitCursor=True):
+            self.logic.computeMapsFromDsc(self._parameterNode, self._dscSeries())
+            self._showInputs()
+
     def _showInputs(self) -> None:
         """Post-EVT map in the views, lesion ready to correct in the editor."""
+        if not self._parameterNode.postVolume:
+            return
         slicer.util.setSliceViewerLayers(background=self._parameterNode.postVolume, fit=True)
         if self._parameterNode.lesionSegmentation:
             self.onEditLesion()
@@ -347,6 +378,14 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.moveMidlineButton.checked = False
         self.logic.resetMidline()
         self.onRecomputeButton()
+
+    # Parameters
+
+    def onPerfusionMapChosen(self) -> None:
+        """The chosen map's impaired side: rCBV and rCBF lower than the mirror, Tmax longer."""
+        self._ensureDependencies()
+        with slicer.util.tryWithErrorDisplay(_("Could not apply the defaults of the perfusion map.")):
+            self.logic.applyMapDefaults(self._parameterNode)
 
     # Run
 
@@ -532,13 +571,36 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         return folder
 
     def loadPatientFolder(self, parameterNode: IMRAnalysisParameterNode, folder: pathlib.Path) -> None:
-        nodes = self._mrml().load_patient_folder(folder)
+        """``post.*`` or ``post_dsc.*`` etc.: a timepoint's DSC series gives the map chosen in the parameters."""
+        te, tr = self.dscTimes(parameterNode)
+        nodes = self._mrml().load_patient_folder(folder, te, tr, self.perfusionMap(parameterNode))
         parameterNode.patientFolder = pathlib.Path(folder)
         parameterNode.arrivalVolume = nodes.get("arrival")
         parameterNode.postVolume = nodes["post"]
         parameterNode.day5Volume = nodes["day5"]
         parameterNode.lesionSegmentation = self._asSegmentation(nodes["lesion"], nodes["day5"])
         parameterNode.exclusionSegmentation = self._asSegmentation(nodes.get("exclusion"), nodes["day5"])
+
+    def computeMapsFromDsc(self, parameterNode: IMRAnalysisParameterNode, series: dict) -> dict:
+        """Each timepoint's (``post``, ``day5``, ``arrival``) chosen map from its DSC series, selected as its input."""
+        if not series:
+            raise ValueError(_("Give the DSC series (file or DICOM folder) of at least one timepoint."))
+        te, tr = self.dscTimes(parameterNode)
+        nodes = {}
+        for role, path in series.items():
+            nodes[role] = self._mrml().volume_from_dsc(path, role, te, tr, self.perfusionMap(parameterNode))
+            setattr(parameterNode, f"{role}Volume", nodes[role])
+        return nodes
+
+    @staticmethod
+    def dscTimes(parameterNode: IMRAnalysisParameterNode) -> tuple:
+        """TE and TR in seconds; None (read from the series header) where the panel says 0."""
+        return parameterNode.dscEchoTimeMs / 1000.0 or None, parameterNode.dscRepetitionTimeS or None
+
+    @staticmethod
+    def perfusionMap(parameterNode: IMRAnalysisParameterNode) -> str:
+        """The library's name of the chosen map (``rcbv``, ``rcbf``, ``tmax``)."""
+        return parameterNode.perfusionMap.lower()
 
     @staticmethod
     def _asSegmentation(node, referenceVolume: vtkMRMLScalarVolumeNode) -> vtkMRMLSegmentationNode | None:
@@ -554,12 +616,16 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
 
     # Analysis
 
-    @staticmethod
-    def analysisParameters(parameterNode: IMRAnalysisParameterNode):
+    @classmethod
+    def analysisParameters(cls, parameterNode: IMRAnalysisParameterNode):
+        """The chosen map's defaults (``AnalysisParameters.for_map``) with the panel's values."""
         from IMRAnalysisLib.parameters import AnalysisParameters
 
-        return AnalysisParameters(
-            threshold=parameterNode.thresholdPercent / 100.0,
+        perfusionMap = cls.perfusionMap(parameterNode)
+        tmax = perfusionMap == "tmax"
+        return AnalysisParameters.for_map(
+            perfusionMap,
+            threshold=parameterNode.thresholdSeconds if tmax else parameterNode.thresholdPercent / 100.0,
             direction=parameterNode.direction,
             significance_ml=parameterNode.significanceMl,
             smoothing_mm=parameterNode.smoothingMm,
@@ -568,6 +634,13 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
             min_cluster_ml=parameterNode.minClusterMl,
             registration=parameterNode.registration,
         )
+
+    @classmethod
+    def applyMapDefaults(cls, parameterNode: IMRAnalysisParameterNode) -> None:
+        """The direction that means impaired for the chosen map (``AnalysisParameters.for_map``)."""
+        from IMRAnalysisLib.parameters import AnalysisParameters
+
+        parameterNode.direction = AnalysisParameters.for_map(cls.perfusionMap(parameterNode)).direction
 
     @staticmethod
     def patientFlags(parameterNode: IMRAnalysisParameterNode):
@@ -710,6 +783,8 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         self.test_PanelBindsParameterNode()
         self.setUp()
         self.test_PhantomWorkflow()
+        self.setUp()
+        self.test_DscSeriesInputs()
 
     def test_SampleDataIsRegistered(self) -> None:
         import SampleData
@@ -730,14 +805,8 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
 
     def test_PhantomWorkflow(self) -> None:
         """Apply, edit, Recompute and Export through the panel; IMR within 15 % or 0.5 mL of the truth."""
-        slicer.util.selectModule("IMRAnalysis")
-        widget = slicer.modules.IMRAnalysisWidget
+        widget, parameterNode, truth = self._panelWithSamplePatient()
         logic = widget.logic
-        logic.ensureDependencies(confirm=lambda question: True)
-        parameterNode = logic.getParameterNode()
-        folder = logic.loadSamplePatient(parameterNode)
-        truth = json.loads((folder / "truth.json").read_text())["imr_volume_ml"]
-        self.delayDisplay("Sample patient loaded")
 
         widget.ui.applyButton.click()
         self.assertTrue(logic.hasResults(), "the analysis did not finish: see the log")
@@ -761,6 +830,49 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         self.assertAlmostEqual(metrics["imr_volume_ml"], edited, places=6)
         shutil.rmtree(parameterNode.exportFolder.parent)
         self.delayDisplay("Test passed")
+
+    def test_DscSeriesInputs(self) -> None:
+        """Maps computed in the panel from the phantom's DSC series: IMR within 25 % or 1 mL of the truth; Tmax in s."""
+        from IMRAnalysisLib.phantom import make_phantom
+        from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, patient_dsc, write_series
+
+        widget, parameterNode, truth = self._panelWithSamplePatient()  # its lesion is drawn on the day-5 grid
+        logic = widget.logic
+        seriesFolder = pathlib.Path(tempfile.mkdtemp())
+        series = patient_dsc(make_phantom("default"), DscPhantomConfig(noise_sd=0.5), ("post", "day5"))
+        widget.ui.postDscPathLineEdit.currentPath = str(write_series(series["post"], seriesFolder / "post_dsc.nrrd"))
+        widget.ui.day5DscPathLineEdit.currentPath = str(write_series(series["day5"], seriesFolder / "day5_dsc.nrrd"))
+
+        widget.ui.computeFromDscButton.click()
+        self.assertEqual(parameterNode.postVolume.GetName(), "post-EVT rCBV (from DSC)")
+        self.assertEqual(parameterNode.day5Volume.GetName(), "day-5 rCBV (from DSC)")
+        widget.ui.applyButton.click()
+        self.assertTrue(logic.hasResults(), "the analysis did not finish: see the log")
+        measures = logic.measures()
+        self.assertTrue(pathlib.Path(measures["inputs"]["post"]).samefile(seriesFolder / "post_dsc.nrrd"))
+        self.assertLessEqual(abs(measures["imr_volume_ml"] - truth), max(0.25 * truth, 1.0))
+        self.delayDisplay("IMR from DSC series matches the phantom truth")
+
+        parameterNode.perfusionMap = "Tmax"
+        widget.onPerfusionMapChosen()
+        self.assertEqual(parameterNode.direction, "increase")
+        self.assertTrue(widget.ui.thresholdPercentSliderWidget.isHidden())
+        self.assertFalse(widget.ui.thresholdSecondsSpinBox.isHidden())
+        parameters = logic.analysisParameters(parameterNode)
+        self.assertEqual((parameters.perfusion_map, parameters.asymmetry, parameters.threshold),
+                         ("tmax", "difference", 2.0))
+        shutil.rmtree(seriesFolder)
+        self.delayDisplay("Test passed")
+
+    def _panelWithSamplePatient(self) -> tuple:
+        """The module's widget with the phantom patient loaded, its parameter node and the phantom's IMR volume."""
+        slicer.util.selectModule("IMRAnalysis")
+        widget = slicer.modules.IMRAnalysisWidget
+        widget.logic.ensureDependencies(confirm=lambda question: True)
+        parameterNode = widget.logic.getParameterNode()
+        folder = widget.logic.loadSamplePatient(parameterNode)
+        self.delayDisplay("Sample patient loaded")
+        return widget, parameterNode, json.loads((folder / "truth.json").read_text())["imr_volume_ml"]
 
     @staticmethod
     def _removeImrFromLesion(segmentationNode: vtkMRMLSegmentationNode, referenceVolume: vtkMRMLScalarVolumeNode) -> None:

@@ -18,6 +18,7 @@ import SimpleITK as sitk
 import slicer
 import vtk
 
+from .dsc_cli import map_from_dsc
 from .errors import InputError
 from .export import segments_of, shown_asymmetry, write_folder_contents
 from .image_io import (
@@ -35,8 +36,8 @@ from .mrml_nodes import (
     transform_node_from_sitk,
     volume_node_from_image,
 )
-from .parameters import AnalysisParameters, AsymmetryScale, PatientFlags
-from .patient_folder import MASK_ROLES, is_segmentation, patient_files
+from .parameters import MAP_LABELS, AnalysisParameters, AsymmetryScale, PatientFlags
+from .patient_folder import MAP_ROLES, MASK_ROLES, dsc_map_name, dsc_timepoint, is_segmentation, map_role, patient_files
 from .pipeline import AnalysisInputs, AnalysisResult, Progress, remeasure, run_analysis
 from .plane import Plane
 from .registration import Cancel
@@ -58,7 +59,6 @@ _COLOR_STEPS = 256
 # reading serves every view
 _IMPAIRED_COLOR = np.array([0.71, 0.02, 0.15])
 _OTHER_COLOR = np.array([0.23, 0.30, 0.75])
-_MAP_NAMES = {"post": "post-EVT rCBV map", "day5": "day-5 perfusion map", "arrival": "arrival rCBV map"}
 
 
 class _Column(NamedTuple):
@@ -123,7 +123,7 @@ class IMRMrmlLogic:
         self.result: AnalysisResult | None = None
         self.outputs: MrmlOutputs | None = None
         self._sources: dict[str, str] = {}
-        self._files: dict[str, str] = {}  # node ID -> the file load_patient_folder read it from
+        self._files: dict[str, str] = {}  # node ID -> the file (or DSC series) the node was read from
         ensure_segmentation_converters()
 
     # --- analysis ---------------------------------------------------------------------
@@ -187,26 +187,53 @@ class IMRMrmlLogic:
 
     # --- loading ----------------------------------------------------------------------
 
-    def load_patient_folder(self, folder: str | Path) -> dict[str, slicer.vtkMRMLNode]:
+    def load_patient_folder(
+        self, folder: str | Path, te: float | None = None, tr: float | None = None, perfusion_map: str = "rcbv"
+    ) -> dict[str, slicer.vtkMRMLNode]:
         """Load ``post.*``, ``day5.*``, ``lesion.*`` and optional ``arrival.*``, ``exclusion.*``.
 
         Any extension the command line reads is accepted, or a DICOM series folder named
         after the role (``post/``); a mask may also be a Slicer segmentation
-        (``lesion.seg.nrrd``). Images are read and checked by the command line's own
-        readers, so the nodes hold exactly what ``imr-analysis run`` analyses and a bad
-        file gets the same message; a segmentation is read by Slicer's segmentation
-        storage node, which keeps its segment names, colours and layers. Maps become
-        scalar volume nodes, masks label map or segmentation nodes, each named after its
-        role. Every file is checked before the first node is added.
+        (``lesion.seg.nrrd``). A timepoint may be its DSC series (``post_dsc.nii.gz``,
+        ``post_dsc/``): its ``perfusion_map`` is computed as by ``volume_from_dsc`` (``te``,
+        ``tr`` in seconds override the header) and returned under the plain role
+        (``post``). Images are read and checked by the command line's own readers, so the
+        nodes hold exactly what ``imr-analysis run`` analyses and a bad file gets the same
+        message; a segmentation is read by Slicer's segmentation storage node, which keeps
+        its segment names, colours and layers. Maps become scalar volume nodes, masks
+        label map or segmentation nodes, each named after its role. Every file is checked
+        (and every map computed) before the first node is added.
         """
         files = patient_files(Path(folder))
-        images = {role: _read_checked(role, path) for role, path in files.items()}
-        nodes = {
-            role: self._read_segmentation(role, path) if image is None else self._volume_node(role, image)
-            for (role, path), image in zip(files.items(), images.values())
-        }
-        self._files.update({node.GetID(): str(files[role]) for role, node in nodes.items()})
+        images = {role: _read_checked(role, path, te, tr, perfusion_map) for role, path in files.items()}
+        nodes = {}
+        for role, path in files.items():
+            timepoint, image = dsc_timepoint(role), images[role]
+            if timepoint:
+                nodes[timepoint] = self._dsc_node(timepoint, image, path, perfusion_map)
+            else:
+                nodes[role] = self._read_segmentation(role, path) if image is None else self._volume_node(role, image)
+                self._files[nodes[role].GetID()] = str(path)
         return nodes
+
+    def volume_from_dsc(
+        self, path: str | Path, role: str, te: float | None = None, tr: float | None = None,
+        perfusion_map: str = "rcbv",
+    ) -> slicer.vtkMRMLScalarVolumeNode:
+        """The ``perfusion_map`` of the ``role`` timepoint (post, day5, arrival) computed from its DSC series.
+
+        The same function, checks and messages as ``imr-analysis run --post-dsc``; ``te``
+        and ``tr`` (seconds) override the header. The node is named after the timepoint
+        and the map, and the series is its source, so ``metrics.json`` names the series as
+        the command line does.
+        """
+        return self._dsc_node(role, _dsc_map(path, role, te, tr, perfusion_map), path, perfusion_map)
+
+    def _dsc_node(self, role: str, image: sitk.Image, path: str | Path, perfusion_map: str
+                  ) -> slicer.vtkMRMLScalarVolumeNode:
+        node = volume_node_from_image(self.scene, image, dsc_map_name(role, perfusion_map))
+        self._files[node.GetID()] = str(path)
+        return node
 
     def _volume_node(self, role: str, image: sitk.Image) -> slicer.vtkMRMLVolumeNode:
         node_class = "vtkMRMLLabelMapVolumeNode" if role in MASK_ROLES else "vtkMRMLScalarVolumeNode"
@@ -239,7 +266,7 @@ class IMRMrmlLogic:
         given = {"post": post, "day5": day5, "arrival": arrival}
         sources = {role: self._source(node) for role, node in given.items() if node}
         maps = {
-            role: check_map(image_from_volume_node(node), sources[role], _MAP_NAMES[role])
+            role: check_map(image_from_volume_node(node), sources[role], map_role(role, parameters.perfusion_map))
             for role, node in given.items()
             if node
         }
@@ -456,16 +483,29 @@ def _write_table(table: slicer.vtkMRMLTableNode, path: Path) -> None:
         raise InputError("cannot write the results table", path)
 
 
-def _read_checked(role: str, path: Path) -> sitk.Image | None:
-    """An image read and checked as the command line does (same messages); a segmentation only checked.
+def _read_checked(
+    role: str, path: Path, te: float | None, tr: float | None, perfusion_map: str
+) -> sitk.Image | None:
+    """An image read (a DSC series' map computed) and checked as the command line does; a segmentation only checked.
 
     Slicer's segmentation storage node aborts the whole process on a malformed NRRD
     header (it catches only ITK's ImageFileReaderException), so the library's reader
     vets a ``.seg.nrrd`` before Slicer sees it.
     """
+    if dsc_timepoint(role):
+        return _dsc_map(path, dsc_timepoint(role), te, tr, perfusion_map)
     if is_segmentation(path):
         read_segmentation(path)
         return None
     if role in MASK_ROLES:
         return read_mask(path, f"{role} mask", allow_empty=role == "exclusion")
-    return read_map(path, _MAP_NAMES[role])
+    return read_map(path, map_role(role, perfusion_map))
+
+
+def _dsc_map(path: str | Path, role: str, te: float | None, tr: float | None, perfusion_map: str) -> sitk.Image:
+    """A timepoint's map computed and checked exactly as ``imr-analysis run --ROLE-dsc`` does."""
+    if role not in MAP_ROLES:
+        raise ValueError(f"a DSC series gives the post, day5 or arrival map, not {role!r}")
+    if perfusion_map not in MAP_LABELS:
+        raise InputError(f"perfusion map must be one of {', '.join(MAP_LABELS)}, got {perfusion_map!r}")
+    return check_map(map_from_dsc(str(path), te, tr, perfusion_map), str(path), map_role(role, perfusion_map))

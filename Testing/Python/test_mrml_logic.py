@@ -25,6 +25,7 @@ from IMRAnalysisLib import pipeline
 from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.errors import InputError
 from IMRAnalysisLib.export import SEGMENT_COLORS
+from IMRAnalysisLib.image_io import read_mask
 from IMRAnalysisLib.mrml_logic import TABLE_FILE, IMRMrmlLogic, SegmentRef
 from IMRAnalysisLib.mrml_nodes import (
     image_from_volume_node,
@@ -38,7 +39,9 @@ from IMRAnalysisLib.mrml_nodes import (
     volume_node_from_image,
 )
 from IMRAnalysisLib.parameters import AnalysisParameters
+from IMRAnalysisLib.patient_folder import patient_files
 from IMRAnalysisLib.phantom import PhantomPatient
+from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, patient_dsc, write_series
 from IMRAnalysisLib.plane import Plane
 from IMRAnalysisLib.results_folder import flatten_metrics
 from IMRAnalysisLib.segmentation_file import Segment, write_segmentation
@@ -471,6 +474,98 @@ def test_maps_given_as_nodes_get_the_same_value_checks(analysed: Analysed) -> No
     broken.CopyInformation(post)
     node = volume_node_from_image(scene, broken, "post with holes")
     logic = IMRMrmlLogic(scene)
-    with pytest.raises(InputError, match="post with holes.*4 NaN"):
+    with pytest.raises(InputError, match="post with holes: the post-EVT rCBV map has 4 NaN"):
         logic.run(node, analysed.nodes["day5"], SegmentRef(analysed.nodes["lesion"]))
+    with pytest.raises(InputError, match="post with holes: the post-EVT Tmax map has 4 NaN"):  # named as by --map tmax
+        logic.run(node, analysed.nodes["day5"], SegmentRef(analysed.nodes["lesion"]),
+                  parameters=AnalysisParameters.for_map("tmax"))
 
+
+
+# --- DSC series as timepoint inputs ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dsc_folder(default_phantom: PhantomPatient, phantom_files: dict[str, Path],
+               tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A patient folder whose post-EVT and day-5 timepoints are DSC series (low noise) of the phantom's maps."""
+    folder = tmp_path_factory.mktemp("dsc_patient")
+    for name, series in patient_dsc(default_phantom, DscPhantomConfig(noise_sd=0.5), ("post", "day5")).items():
+        write_series(series, folder / f"{name}_dsc.nrrd")
+    shutil.copy(phantom_files["lesion"], folder / "lesion.nrrd")
+    return folder
+
+
+def cli_metrics_from_dsc(folder: Path, out: Path, *options: str) -> dict:
+    """``imr-analysis run --post-dsc --day5-dsc --lesion`` on the folder's files: its metrics.json."""
+    argv = ["run", "--quiet", "--post-dsc", str(folder / "post_dsc.nrrd"), "--day5-dsc", str(folder / "day5_dsc.nrrd"),
+            "--lesion", str(folder / "lesion.nrrd"), "--out", str(out), *options]
+    assert main(argv) == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+def test_dsc_series_nodes_give_exactly_the_command_line_measures(dsc_folder: Path, tmp_path: Path) -> None:
+    expected = cli_metrics_from_dsc(dsc_folder, tmp_path / "cli")
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    post = logic.volume_from_dsc(dsc_folder / "post_dsc.nrrd", "post")
+    day5 = logic.volume_from_dsc(str(dsc_folder / "day5_dsc.nrrd"), "day5")
+    lesion = volume_node_from_image(logic.scene, read_mask(dsc_folder / "lesion.nrrd", "lesion mask"), "lesion",
+                                    node_class="vtkMRMLLabelMapVolumeNode")
+
+    measures = logic.run(post, day5, SegmentRef(lesion)).measures
+
+    assert (post.GetName(), day5.GetName()) == ("post-EVT rCBV (from DSC)", "day-5 rCBV (from DSC)")
+    assert without_inputs(measures) == without_inputs(expected)
+    assert measures["inputs"] == {**expected["inputs"], "lesion": "lesion"}  # the series, as the command line names it
+
+
+def test_dsc_patient_folder_with_tmax_gives_exactly_the_command_line_measures(dsc_folder: Path, tmp_path: Path) -> None:
+    expected = cli_metrics_from_dsc(dsc_folder, tmp_path / "cli", "--map", "tmax")
+    assert set(patient_files(dsc_folder)) == {"post_dsc", "day5_dsc", "lesion"}
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    nodes = logic.load_patient_folder(dsc_folder, perfusion_map="tmax")
+    assert {role: node.GetName() for role, node in nodes.items()} == {
+        "post": "post-EVT Tmax (from DSC)", "day5": "day-5 Tmax (from DSC)", "lesion": "lesion"}
+
+    outputs = logic.run(nodes["post"], nodes["day5"], SegmentRef(nodes["lesion"]),
+                        parameters=AnalysisParameters.for_map("tmax"))
+
+    assert json.loads(json.dumps(outputs.measures)) == expected  # inputs too: the same files
+    assert expected["parameters"]["perfusion_map"] == "tmax"
+    assert 0.5 < expected["normal_tissue_tmax"] < 5.0  # the map is Tmax in seconds
+    assert outputs.asymmetry.GetName() == "IMR asymmetry (s)"
+    titles = [outputs.table.GetColumnName(index) for index in range(outputs.table.GetNumberOfColumns())]
+    assert {"IMR median asymmetry (s)", "Asymmetry threshold (s)", "Normal tissue Tmax (map units)"} <= set(titles)
+    assert not any("%" in title for title in titles if "asymmetry" in title.lower())
+    threshold = titles.index("Asymmetry threshold (s)")
+    assert float(outputs.table.GetCellText(0, threshold)) == 2.0
+
+
+def test_a_timepoint_given_twice_or_not_at_all_is_refused(phantom_files: dict[str, Path], tmp_path: Path) -> None:
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    for role in ("post", "day5", "lesion"):
+        shutil.copy(phantom_files[role], tmp_path / f"{role}.nrrd")
+    (tmp_path / "post_dsc").mkdir()  # a DICOM series folder beside the post-EVT map
+    with pytest.raises(InputError) as refused:
+        logic.load_patient_folder(tmp_path)
+    assert str(refused.value) == (f"{tmp_path}: both a post map (post.nrrd) and a post DSC series (post_dsc): keep one")
+    (tmp_path / "post_dsc").rmdir()
+    (tmp_path / "post.nrrd").unlink()
+    with pytest.raises(InputError, match=r"no post file: expected one of post.nii, .*or a DSC series post_dsc.nii.gz"):
+        logic.load_patient_folder(tmp_path)
+    assert logic.scene.GetNumberOfNodes() == 0
+
+
+def test_a_3d_image_as_dsc_series_gives_the_command_line_message(
+    phantom_files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    not_a_series = str(phantom_files["post"])
+    argv = ["run", "--post-dsc", not_a_series, "--day5", str(phantom_files["day5"]),
+            "--lesion", str(phantom_files["lesion"]), "--out", str(tmp_path / "out"), "--quiet"]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    with pytest.raises(InputError) as refused:
+        logic.volume_from_dsc(not_a_series, "post")
+    assert line == f"imr-analysis: error: {refused.value}"
+    assert not_a_series in line and logic.scene.GetNumberOfNodes() == 0

@@ -12,11 +12,15 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
+import SimpleITK as sitk
 
 IN_CI = bool(os.environ.get("CI"))  # CI installs everything: there a missing part fails, never skips
 if not IN_CI:
@@ -26,6 +30,8 @@ if not IN_CI:
 import playwright.sync_api as playwright_api  # noqa: E402
 
 from IMRAnalysisLib.cli import main as cli_main  # noqa: E402
+from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom, patient_dsc, write_series  # noqa: E402
+from IMRAnalysisLib.webapp.uploads import UPLOAD_ROLES  # noqa: E402
 from IMRAnalysisLib.webapp.process import CHROMIUM, CHROMIUM_ARGS, PAGE_READY_JS, running_app  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -33,9 +39,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 READY_TIMEOUT_MS = 120_000
+DSC_OPEN_TIMEOUT_MS = 300_000  # upload, perfusion maps of two series, then the analysis
 STEP_TIMEOUT_MS = 60_000
 AXIAL_VIEW = 3  # Quad View, in page order: coronal, sagittal, 3D, axial
 PAINT_STROKE_PX = 12  # a short stroke around the view's centre
+RECEIVED_JS = (  # the server holds exactly the expected uploads: {role: [file name, size]}
+    "(expected) => { const held = window.trame.state.get('imr_uploads_received') || {};"
+    " const sorted = (files) => JSON.stringify(Object.keys(files).sort().map((role) => [role, files[role]]));"
+    " return sorted(held) === sorted(expected); }"
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +58,40 @@ def cli_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out / "results"
 
 
+def _cli_metrics(out: Path, files: dict[str, Path], *options: str) -> dict:
+    """``imr-analysis run`` on a patient's files (``post_dsc`` -> ``--post-dsc``); its metrics.json."""
+    inputs = [f"--{role.replace('_', '-')}={path}" for role, path in files.items()]
+    assert cli_main(["run", "--quiet", "--out", str(out), *inputs, *options]) == 0
+    return json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def dsc_patient(default_phantom, cli_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The demo patient with its post-EVT and day-5 maps as DSC series (as test_dsc_pipeline makes them)."""
+    folder = tmp_path_factory.mktemp("dsc-patient")
+    series = patient_dsc(default_phantom, DscPhantomConfig(noise_sd=0.5), ("post", "day5"))
+    files = {f"{name}_dsc": write_series(image, folder / f"{name}_dsc.nrrd") for name, image in series.items()}
+    return {**files, "lesion": cli_demo.parent / "phantom" / "lesion.nii.gz"}
+
+
+@pytest.fixture(scope="module")
+def tmax_patient(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A patient folder: the DSC phantom at both timepoints, its lesion the region whose bolus is 3 s late."""
+    folder = tmp_path_factory.mktemp("tmax") / "patient"
+    folder.mkdir()
+    phantom = make_dsc_phantom()
+    phantom.write(folder / "post_dsc.nrrd")
+    shutil.copy(folder / "post_dsc.nrrd", folder / "day5_dsc.nrrd")
+    delayed = sitk.Cast(phantom.series.volume_image(phantom.delayed.astype(np.float32)), sitk.sitkUInt8)
+    sitk.WriteImage(delayed, str(folder / "lesion.nrrd"))
+    return {role: folder / f"{role}.nrrd" for role in ("post_dsc", "day5_dsc", "lesion")}
+
+
+@pytest.fixture(scope="module")
+def cli_tmax(tmax_patient: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return _cli_metrics(tmp_path_factory.mktemp("cli-tmax") / "out", tmax_patient, "--map", "tmax")
+
+
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = Path(os.environ.get("IMR_TEST_ARTIFACTS") or tmp_path_factory.mktemp("webapp-artifacts"))
@@ -54,19 +100,34 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def page(artifacts: Path):
-    server = running_app(["--demo"], log=artifacts / "webapp-server.log")
-    with server as (url, _), playwright_api.sync_playwright() as playwright:
+def browser():
+    with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def _workstation_page(browser, arguments: list[str], log: Path) -> Iterator:
+    """``imr-analysis app ARGUMENTS`` and a page on it, once the patient is shown; page errors collected."""
+    with running_app(arguments, log=log) as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
             page.errors = []
             page.on("pageerror", lambda error: page.errors.append(str(error)))
             page.goto(url)
             page.wait_for_function(PAGE_READY_JS, timeout=READY_TIMEOUT_MS)
             yield page
         finally:
-            browser.close()
+            page.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, artifacts: Path):
+    with _workstation_page(browser, ["--demo"], artifacts / "webapp-server.log") as page:
+        yield page
 
 
 def _state(page, name: str):
@@ -292,10 +353,7 @@ def test_parameters_edited_in_the_page_are_used_and_checked(page) -> None:
 
 def test_uploaded_files_open_as_a_patient_with_the_command_lines_imr(page, cli_demo: Path) -> None:
     phantom = cli_demo.parent / "phantom"
-    page.click("#imr-upload-panel button")
-    for role in ("post", "day5", "lesion", "arrival"):
-        page.set_input_files(f"#imr-upload-{role}", str(phantom / f"{role}.nii.gz"))
-        page.wait_for_function(f"() => window.trame.state.get('imr_upload_{role}')")
+    _upload_files(page, {role: phantom / f"{role}.nii.gz" for role in ("post", "day5", "lesion", "arrival")})
     runs = _state(page, "imr_run_count")
     page.click("#imr-upload-open")
     page.wait_for_function(f"() => window.trame.state.get('imr_run_count') > {runs}", timeout=READY_TIMEOUT_MS)
@@ -306,17 +364,20 @@ def test_uploaded_files_open_as_a_patient_with_the_command_lines_imr(page, cli_d
 
 
 def test_guided_mode_shows_each_step_of_the_method_in_the_views(page, artifacts: Path) -> None:
-    from IMRAnalysisLib.webapp.teaching import STEPS
+    from IMRAnalysisLib.parameters import AnalysisParameters
+    from IMRAnalysisLib.webapp.teaching import step_texts
 
     page.click("#imr-guided-start")
     pictures = []
-    for index, step in enumerate(STEPS):
+    steps = step_texts(AnalysisParameters())  # the demo's rCBV, with the published threshold
+    for index, step in enumerate(steps):
         page.wait_for_function(f"() => window.trame.state.get('imr_step') === {index}")
-        assert page.locator("#imr-step-title").inner_text().endswith(step.title)
-        assert page.locator("#imr-step-sentence").inner_text() == step.sentence
+        assert page.locator("#imr-step-title").inner_text().endswith(step["title"])
+        assert page.locator("#imr-step-sentence").inner_text() == step["sentence"]
         pictures.append(_settled_view(page, AXIAL_VIEW))
-        page.screenshot(path=str(artifacts / f"webapp-guided-{index + 1}-{step.title.lower().replace(' ', '-')}.png"))
-        if index < len(STEPS) - 1:
+        name = step["title"].lower().replace(" ", "-")
+        page.screenshot(path=str(artifacts / f"webapp-guided-{index + 1}-{name}.png"))
+        if index < len(steps) - 1:
             frame = _views(page).nth(AXIAL_VIEW).get_attribute("src")
             page.click("#imr-step-next")
             _wait_new_frame(page, AXIAL_VIEW, frame)
@@ -337,3 +398,92 @@ def _settled_view(page, index: int) -> np.ndarray:
         previous = picture
         page.wait_for_timeout(100)
     return previous
+
+
+def _expand(page, panel: str) -> None:
+    """Open an expansion panel (a click on an open one would close it)."""
+    if "v-expansion-panel--active" not in page.locator(f"#{panel}").get_attribute("class"):
+        page.click(f"#{panel} button")
+
+
+def _upload_files(page, files: dict[str, Path]) -> None:
+    """Put ``files`` (upload role -> path) in the upload panel, empty the others; wait until the server has them."""
+    _expand(page, "imr-upload-panel")
+    for role in UPLOAD_ROLES:
+        page.set_input_files(f"#imr-upload-{role}", str(files[role]) if role in files else [])
+    _wait_received(page, files)
+
+
+def _wait_received(page, files: dict[str, Path]) -> None:
+    expected = {role: [path.name, path.stat().st_size] for role, path in files.items()}
+    page.wait_for_function(RECEIVED_JS, arg=expected, timeout=STEP_TIMEOUT_MS)
+
+
+def _choose_map(page, label: str) -> None:
+    page.locator(".v-field", has=page.locator("#imr-perfusion-map")).click()  # the field opens the menu
+    page.get_by_role("option", name=label).click()
+    page.wait_for_function(f"() => window.trame.state.get('imr_perfusion_map') === '{label.lower()}'")
+
+
+def _open_uploaded(page) -> None:
+    """Open the uploaded patient; fails on a new error status rather than waiting for the timeout."""
+    runs, status = _state(page, "imr_run_count"), _state(page, "imr_status")
+    page.click("#imr-upload-open")
+    page.wait_for_function(
+        "([runs, status]) => { const now = window.trame.state.get('imr_status');"
+        " return window.trame.state.get('imr_run_count') > runs || (now.startsWith('error') && now !== status); }",
+        arg=[runs, status], timeout=DSC_OPEN_TIMEOUT_MS)
+    assert _state(page, "imr_run_count") > runs, _state(page, "imr_status")
+
+
+def _assert_shows(page, metrics: dict) -> None:
+    for key in ("imr_volume_ml", "lesion_volume_ml"):
+        assert page.locator(f"#imr-{key}").inner_text() == f"{metrics[key]:.2f} mL"
+
+
+def test_dsc_series_uploaded_as_timepoints_give_the_command_lines_imr(page, dsc_patient, tmp_path, artifacts) -> None:
+    phantom = dsc_patient["lesion"].parent
+    _upload_files(page, {"post": phantom / "post.nii.gz", **dsc_patient})
+    page.click("#imr-upload-open")
+    page.wait_for_function("() => window.trame.state.get('imr_status').startsWith('error: both')",
+                           timeout=STEP_TIMEOUT_MS)
+    assert "post-EVT map and a post-EVT DSC series" in page.locator("#imr-status").inner_text()
+    page.set_input_files("#imr-upload-post", [])
+    _wait_received(page, dsc_patient)
+    _choose_map(page, "rCBV")
+    _open_uploaded(page)
+    _assert_shows(page, _cli_metrics(tmp_path / "cli", dsc_patient))
+    assert page.locator("#imr-parameters").inner_text().startswith("Parameters: rCBV, threshold 15 %")
+    _wait_views_rendered(page)
+    page.screenshot(path=str(artifacts / "webapp-dsc-patient.png"))
+    assert page.errors == []
+
+
+def test_tmax_chosen_on_the_page_is_measured_in_seconds(page, tmax_patient, cli_tmax, artifacts) -> None:
+    _upload_files(page, tmax_patient)
+    _choose_map(page, "Tmax")
+    _open_uploaded(page)
+    _assert_shows(page, cli_tmax)
+    assert cli_tmax["imr_relative_percent"] > 80.0  # the delayed region is the IMR
+    shown = page.locator("#imr-parameters").inner_text()
+    assert shown.startswith("Parameters: Tmax, threshold 2 s, increase") and "%" not in shown
+    _expand(page, "imr-parameters-panel")
+    assert page.get_by_label("Asymmetry threshold (s)").input_value() == "2"
+    _select(page, "exclusion", "threshold")
+    assert page.get_by_label("Tmax from").is_visible()
+    page.click("#imr-tool-none")
+    _wait_views_rendered(page)
+    page.screenshot(path=str(artifacts / "webapp-tmax.png"))
+    assert page.errors == []
+
+
+def test_app_opens_a_patient_folder_of_dsc_series_with_the_map_given(browser, tmax_patient, cli_tmax,
+                                                                      artifacts) -> None:
+    arguments = ["--patient", str(tmax_patient["lesion"].parent), "--map", "tmax"]
+    with _workstation_page(browser, arguments, artifacts / "webapp-tmax-server.log") as page:
+        _assert_shows(page, cli_tmax)
+        assert page.locator("#imr-parameters").inner_text().startswith("Parameters: Tmax, threshold 2 s")
+        _expand(page, "imr-upload-panel")
+        assert "Tmax" in page.locator("#imr-upload-panel").inner_text()  # the map chosen for the next patient
+        _wait_views_rendered(page)
+        assert page.errors == []

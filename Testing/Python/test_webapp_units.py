@@ -15,8 +15,10 @@ from IMRAnalysisLib.mrml_logic import EXCLUSION, HYPERPERFUSION, IMR, LESION  # 
 from IMRAnalysisLib.parameters import AnalysisParameters  # noqa: E402
 from IMRAnalysisLib.webapp.app import results_of  # noqa: E402
 from IMRAnalysisLib.webapp.parameter_fields import page_values, parameters_from_page  # noqa: E402
-from IMRAnalysisLib.webapp.teaching import STEPS, WORKSTATION_VIEW  # noqa: E402
-from IMRAnalysisLib.webapp.uploads import upload_state, write_patient_folder  # noqa: E402
+from IMRAnalysisLib.webapp.teaching import STEPS, WORKSTATION_VIEW, step_texts  # noqa: E402
+from IMRAnalysisLib.webapp.uploads import (  # noqa: E402
+    UPLOAD_ROLES, dsc_timing, received_uploads, upload_state, write_patient_folder,
+)
 
 
 def test_page_parameters_round_trip_in_page_units_and_are_checked() -> None:
@@ -28,6 +30,21 @@ def test_page_parameters_round_trip_in_page_units_and_are_checked() -> None:
         parameters_from_page({**values, "imr_param_threshold": "150"}, parameters)
     with pytest.raises(InputError, match="not a number"):
         parameters_from_page({**values, "imr_param_smoothing_mm": "two"}, parameters)
+    assert values["imr_label_threshold"] == "Asymmetry threshold (%)"
+
+
+def test_tmax_parameters_are_shown_and_read_in_seconds() -> None:
+    parameters = AnalysisParameters.for_map("tmax", smoothing_mm=2.0)
+    values = page_values(parameters)
+    assert values["imr_param_threshold"] == 2.0
+    assert values["imr_label_threshold"] == "Asymmetry threshold (s)"
+    assert values["imr_label_floor_fraction"] == "Mirror floor (fraction of normal Tmax)"
+    assert values["imr_param_direction"] == "increase"
+    assert parameters_from_page(values, parameters) == parameters
+    typed = parameters_from_page({**values, "imr_param_threshold": "3.5"}, parameters)
+    assert typed.threshold == 3.5 and typed.asymmetry_scale.shown(typed.asymmetry_scale.threshold) == "3.5 s"
+    with pytest.raises(InputError, match="positive"):
+        parameters_from_page({**values, "imr_param_threshold": "-1"}, parameters)
 
 
 def _upload(name: str, content: bytes = b"data") -> dict:
@@ -35,15 +52,39 @@ def _upload(name: str, content: bytes = b"data") -> dict:
 
 
 def test_uploads_become_a_patient_folder_named_by_role(tmp_path: Path) -> None:
-    state = {upload_state(role): None for role in ("post", "day5", "lesion", "arrival", "exclusion")}
+    state = {upload_state(role): None for role in UPLOAD_ROLES}
     state.update({upload_state("post"): [_upload("scan 1.NII.GZ")], upload_state("day5"): _upload("d5.nrrd"),
                   upload_state("lesion"): [_upload("les.seg.nrrd")]})
     folder = write_patient_folder(state, tmp_path / "patient")
     assert sorted(path.name for path in folder.iterdir()) == ["day5.nrrd", "lesion.seg.nrrd", "post.nii.gz"]
-    with pytest.raises(InputError, match="no day-5"):
+    with pytest.raises(InputError, match="no day-5 perfusion map or day-5 DSC series uploaded"):
         write_patient_folder({**state, upload_state("day5"): []}, tmp_path / "missing")
     with pytest.raises(InputError, match="no extension"):
         write_patient_folder({**state, upload_state("post"): _upload("post")}, tmp_path / "bare")
+
+
+def test_a_timepoint_uploaded_as_a_dsc_series_is_written_as_its_series(tmp_path: Path) -> None:
+    state = {upload_state(role): None for role in UPLOAD_ROLES}
+    uploads = {"post_dsc": [_upload("perf 4d.NRRD", b"series")], "day5": _upload("d.nii"),
+               "lesion": _upload("l.nrrd"), "arrival_dsc": _upload("a.nii.gz")}
+    state.update({upload_state(role): upload for role, upload in uploads.items()})
+    folder = write_patient_folder(state, tmp_path / "patient")
+    assert sorted(path.name for path in folder.iterdir()) == ["arrival_dsc.nii.gz", "day5.nii", "lesion.nrrd",
+                                                              "post_dsc.nrrd"]
+    assert (folder / "post_dsc.nrrd").read_bytes() == b"series"
+    assert received_uploads(state) == {"post_dsc": ["perf 4d.NRRD", 6], "day5": ["d.nii", 4], "lesion": ["l.nrrd", 4],
+                                       "arrival_dsc": ["a.nii.gz", 4]}
+    both = {**state, upload_state("post"): _upload("post.nii.gz")}
+    with pytest.raises(InputError, match="both a post-EVT map and a post-EVT DSC series were uploaded"):
+        write_patient_folder(both, tmp_path / "both")
+    assert not (tmp_path / "both").exists()  # refused before anything is written
+
+
+def test_dsc_timing_fields_are_seconds_or_empty() -> None:
+    assert dsc_timing({"imr_dsc_te": "", "imr_dsc_tr": None}) == {"te": None, "tr": None}
+    assert dsc_timing({"imr_dsc_te": " 0.03 ", "imr_dsc_tr": 1.5}) == {"te": 0.03, "tr": 1.5}
+    with pytest.raises(InputError, match="TR of the DSC series: not a number"):
+        dsc_timing({"imr_dsc_te": "", "imr_dsc_tr": "1,5"})
 
 
 def test_results_panel_shows_the_measures_and_the_verdict() -> None:
@@ -54,7 +95,9 @@ def test_results_panel_shows_the_measures_and_the_verdict() -> None:
     shown = results_of(measures)
     assert shown["imr_volume_ml"] == "9.73" and shown["significant"]
     assert shown["verdict"] == "significant IMR (> 5 mL)"
-    assert "threshold 15 %" in shown["parameters"]
+    assert shown["parameters"].startswith("rCBV, threshold 15 %, decrease")
+    tmax = results_of({**measures, "parameters": AnalysisParameters.for_map("tmax").to_dict()})
+    assert tmax["parameters"].startswith("Tmax, threshold 2 s, increase") and "%" not in tmax["parameters"]
     not_assessable = results_of({**measures, "status": "not_assessable", "imr_volume_ml": None,
                                  "significant_imr": None, "not_assessable_reason": "arterial re-occlusion"})
     assert not_assessable["imr_volume_ml"] == "n/a"
@@ -65,5 +108,9 @@ def test_guided_mode_covers_the_method_and_ends_on_the_workstation_view() -> Non
     titles = [step.title for step in STEPS]
     assert titles == ["Registration", "Midline", "Mirror", "Asymmetry", "Lesion restriction", "Threshold",
                       "Exclusion", "Measures"]
-    assert all(step.sentence.endswith(".") and len(step.sentence) < 220 for step in STEPS)
+    rcbv, tmax = step_texts(AnalysisParameters()), step_texts(AnalysisParameters.for_map("tmax"))
+    assert all(text["sentence"].endswith(".") and len(text["sentence"]) < 220 for text in rcbv + tmax)
+    assert "more than 15 % below their mirror" in rcbv[5]["sentence"]
+    assert "more than 2 s above their mirror" in tmax[5]["sentence"]
+    assert not any("rCBV" in text["sentence"] or "%" in text["sentence"] for text in tmax[:-1])
     assert set(WORKSTATION_VIEW.segments) == {LESION, IMR, HYPERPERFUSION, EXCLUSION}

@@ -19,10 +19,13 @@ from trame_slicer.rca_view import register_rca_factories
 
 from ..errors import InputError
 from ..mrml_logic import IMR
+from ..parameters import AnalysisParameters
 from .core import Workstation
-from .parameter_fields import page_values, parameters_from_page
-from .teaching import STEPS, WORKSTATION_VIEW
-from .uploads import write_patient_folder
+from .parameter_fields import PERFUSION_MAP_STATE, page_values, parameters_from_page
+from .teaching import STEPS, WORKSTATION_VIEW, step_texts
+from .uploads import (
+    RECEIVED_STATE, TIMING_STATES, UPLOAD_ROLES, dsc_timing, received_uploads, upload_state, write_patient_folder,
+)
 from .ui import build_page
 
 LAYOUT = "Quad View"
@@ -32,7 +35,16 @@ DOWNLOAD_ROUTE = "imr_download"
 class WorkstationApp(TrameApp):
     """The page, its state and the ``Workstation`` behind it."""
 
-    def __init__(self, server=None, patient: str | Path | None = None, demo: bool = False) -> None:
+    def __init__(
+        self,
+        server=None,
+        patient: str | Path | None = None,
+        demo: bool = False,
+        perfusion_map: str = "rcbv",
+        te: float | None = None,
+        tr: float | None = None,
+    ) -> None:
+        """``perfusion_map``, ``te`` and ``tr`` (seconds) start the page's choices for opening patients."""
         super().__init__(server)
         self._work = tempfile.TemporaryDirectory(prefix="imr-webapp-")
         self._downloads = Path(self._work.name) / "downloads"
@@ -48,6 +60,8 @@ class WorkstationApp(TrameApp):
         self._patient = Path(patient) if patient else None
         self._demo = demo
         self._init_state()
+        self.state.update({PERFUSION_MAP_STATE: perfusion_map, TIMING_STATES["te"]: "" if te is None else str(te),
+                           TIMING_STATES["tr"]: "" if tr is None else str(tr)})
         for name in ("recompute", "undo", "redo", "export", "centre_on_imr", "open_uploaded", "keep_largest_island",
                      "apply_threshold", "move_midline", "reset_midline"):
             setattr(self.ctrl, name, getattr(self, name))
@@ -72,11 +86,13 @@ class WorkstationApp(TrameApp):
             "imr_can_redo": False,
             "imr_export_url": "",
             "imr_export_name": "",
+            "imr_map_label": self.workstation.parameters.asymmetry_scale.map_label,  # the map measured
             "imr_threshold_low": 0.0,  # threshold tool's range, in the post-EVT map's units
             "imr_threshold_high": 0.0,
             "imr_midline_moved": [0.0, 0.0],  # mm along the normal, degrees about the superior axis
             "imr_step": -1,  # guided mode: index into imr_steps, -1 when off
-            "imr_steps": [{"title": step.title, "sentence": step.sentence} for step in STEPS],
+            "imr_steps": step_texts(self.workstation.parameters),
+            RECEIVED_STATE: {},
             **page_values(self.workstation.parameters),
         })
         for name, handler in (
@@ -86,6 +102,10 @@ class WorkstationApp(TrameApp):
             ("imr_step", self.show_step),
         ):
             self.state.change(name)(self._guarded(name, handler))
+        self.state.change(*(upload_state(role) for role in UPLOAD_ROLES))(self._on_upload)
+
+    def _on_upload(self, **_) -> None:
+        self.state[RECEIVED_STATE] = received_uploads(self.state)
 
     def show_step(self, index: int) -> None:
         """A step of the guided mode (-1: the workstation's view); the tour starts on the IMR's centre."""
@@ -122,10 +142,20 @@ class WorkstationApp(TrameApp):
         self.open_patient(folder)
 
     def open_patient(self, folder: Path) -> None:
-        """A failed load leaves an empty scene: the page is not ready until a patient opens."""
+        """Open with the page's map and TE/TR.
+
+        A failed load leaves an empty scene: the page is not ready until a patient opens.
+        """
+        try:
+            timing = dsc_timing(self.state)
+        except InputError as error:
+            self._set_status(f"error: {error}")
+            return
+        perfusion_map = self.state[PERFUSION_MAP_STATE]
         self.state.imr_ready = False
         self.state.imr_midline_moved = [0.0, 0.0]
-        self._run(lambda: self.workstation.open_patient(folder), f"analysing {folder.name}")
+        self.state.imr_threshold_low = self.state.imr_threshold_high = 0.0  # the new map's range, once open
+        self._run(lambda: self.workstation.open_patient(folder, perfusion_map, **timing), f"analysing {folder.name}")
 
     def open_uploaded(self) -> None:
         """The files uploaded from the page, as a fresh patient folder."""
@@ -190,8 +220,12 @@ class WorkstationApp(TrameApp):
         except InputError as error:
             self._set_status(f"error: {error}")
             return
+        parameters = self.workstation.parameters
         with self.state:
             self.state.imr_results = results_of(measures)
+            self.state.update(page_values(parameters))  # in the units of the map now measured
+            self.state.imr_map_label = parameters.asymmetry_scale.map_label
+            self.state.imr_steps = step_texts(parameters)
             self.state.imr_busy = False
             self.state.imr_ready = True
             self.state.imr_run_count += 1
@@ -220,6 +254,7 @@ def results_of(measures: dict[str, Any]) -> dict[str, Any]:
         return "n/a" if number is None else f"{number:.2f}"
 
     parameters = measures["parameters"]
+    scale = AnalysisParameters.from_dict(parameters).asymmetry_scale
     significant = bool(measures.get("significant_imr"))
     if measures["status"] != "assessable":
         verdict = f"not assessable ({measures['not_assessable_reason']})"
@@ -231,16 +266,17 @@ def results_of(measures: dict[str, Any]) -> dict[str, Any]:
         "significant": significant,
         "verdict": f"{verdict} (> {parameters['significance_ml']:g} mL)",
         "parameters": (
-            f"threshold {parameters['threshold'] * 100:g} %, {parameters['direction']}, "
+            f"{scale.map_label}, threshold {scale.shown(scale.threshold)}, {parameters['direction']}, "
             f"smoothing {parameters['smoothing_mm']:g} mm, floor {parameters['floor_fraction']:g}, "
             f"min cluster {parameters['min_cluster_ml']:g} mL"
         ),
     }
 
 
-def serve(patient: str | None, demo: bool, host: str, port: int) -> None:
+def serve(patient: str | None, demo: bool, host: str, port: int, perfusion_map: str = "rcbv",
+          te: float | None = None, tr: float | None = None) -> None:
     """Start serving; without a display, VTK renders off-screen through EGL (Mesa does without a GPU)."""
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    app = WorkstationApp(patient=patient, demo=demo)
+    app = WorkstationApp(patient=patient, demo=demo, perfusion_map=perfusion_map, te=te, tr=tr)
     app.server.start(host=host, port=port, open_browser=False, show_connection_info=True)

@@ -47,7 +47,7 @@ EFFECTS = {
 }
 BRUSH_DIAMETER_MM = 15.0  # 8 voxels across on the clinical 1.875 mm grid: a stroke changes about 1 mL
 ASYMMETRY_OPACITY = 0.5
-ASYMMETRY_RANGE_PERCENT = 1000.0  # any defined ratio
+ASYMMETRY_RANGE = 1000.0  # any defined asymmetry, in % or s
 UNDO_LIMIT = 20
 EXPORT_NAME = "IMR-results"
 
@@ -75,15 +75,23 @@ class Workstation:
 
     # --- patient ----------------------------------------------------------------------
 
-    def open_patient(self, folder: str | Path) -> dict[str, Any]:
+    def open_patient(
+        self, folder: str | Path, perfusion_map: str = "rcbv", te: float | None = None, tr: float | None = None
+    ) -> dict[str, Any]:
         """Load a patient folder into a fresh scene and run the whole analysis on it.
 
-        The scene is cleared first, as trame-slicer's own loader does, so the effect
-        pipelines attach to the views that already exist.
+        ``perfusion_map`` is the map measured (computed so from ``*_dsc`` series, with
+        ``te``/``tr`` in seconds overriding their headers); another map than the last
+        one's starts from that map's defaults (``AnalysisParameters.for_map``). The scene
+        is cleared first, as trame-slicer's own loader does, so the effect pipelines
+        attach to the views that already exist.
         """
+        parameters = self.parameters
+        if parameters.perfusion_map != perfusion_map:
+            parameters = AnalysisParameters.for_map(perfusion_map)
         self.slicer_app.scene.Clear()
         self.logic = IMRMrmlLogic(self.slicer_app.scene)
-        nodes = self.logic.load_patient_folder(folder)
+        nodes = self.logic.load_patient_folder(folder, te=te, tr=tr, perfusion_map=perfusion_map)
         exclusion = nodes.get("exclusion")
         outputs = self.logic.run(
             nodes["post"],
@@ -91,9 +99,9 @@ class Workstation:
             SegmentRef(nodes["lesion"]),
             SegmentRef(exclusion) if exclusion is not None else None,
             nodes.get("arrival"),
-            self.parameters,
+            parameters,
         )
-        self.post, self.nodes = nodes["post"], nodes
+        self.parameters, self.post, self.nodes = parameters, nodes["post"], nodes
         self.run_midline = self.logic.result.midline.plane
         for role, node in nodes.items():
             if role != "post" and node.GetDisplayNode() is not None:
@@ -102,13 +110,13 @@ class Workstation:
         return outputs.measures
 
     def _show(self, outputs: MrmlOutputs) -> None:
-        """rCBV under the asymmetry map, IMR filled, masks outlined, the midline drawn; slices and segments in 3D."""
+        """Post-EVT map under the asymmetry, IMR filled, masks outlined, the midline drawn; slices, segments in 3D."""
         for view in self.slicer_app.view_manager.get_slice_views():
             view.set_visible_in_3d(True)
         asymmetry = outputs.asymmetry.GetDisplayNode()
         asymmetry.SetApplyThreshold(True)  # undefined ratios (NaN) fall outside: transparent
-        asymmetry.SetLowerThreshold(-ASYMMETRY_RANGE_PERCENT)
-        asymmetry.SetUpperThreshold(ASYMMETRY_RANGE_PERCENT)
+        asymmetry.SetLowerThreshold(-ASYMMETRY_RANGE)
+        asymmetry.SetUpperThreshold(ASYMMETRY_RANGE)
         segments = outputs.segmentation.GetDisplayNode()
         for name in (IMR, HYPERPERFUSION):
             segments.SetSegmentVisibility2DOutline(name, False)
@@ -166,7 +174,7 @@ class Workstation:
         self.editor.get_effect(SegmentationEffectIslands).keep_largest_island()
 
     def apply_threshold(self, low: float, high: float) -> None:
-        """Threshold tool: the active segment becomes the post-EVT voxels with rCBV in [low, high]."""
+        """Threshold tool: the active segment becomes the post-EVT voxels whose map value is in [low, high]."""
         effect = self.editor.get_effect(SegmentationEffectThreshold)
         effect.set_threshold_min_max_values((low, high))
         effect.apply()

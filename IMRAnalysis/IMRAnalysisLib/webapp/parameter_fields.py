@@ -1,7 +1,9 @@
 """The analysis parameters as the page edits them: one state variable per field, in the page's units.
 
-Values are checked by ``AnalysisParameters`` itself, so the page refuses exactly what
-the command line refuses, with the same message.
+The threshold is shown in the asymmetry's unit (``AnalysisParameters.asymmetry_scale``):
+percent of the mirror for rCBV and rCBF, seconds for Tmax; labels name the map. Values
+are checked by ``AnalysisParameters`` itself, so the page refuses exactly what the
+command line refuses, with the same message.
 """
 
 from __future__ import annotations
@@ -10,44 +12,60 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
-from ..parameters import AnalysisParameters
+from ..parameters import MAP_LABELS, AnalysisParameters
 
 DIRECTIONS = ("decrease", "increase")
+PERFUSION_MAP_STATE = "imr_perfusion_map"
+PERFUSION_MAPS = [{"title": label, "value": name} for name, label in MAP_LABELS.items()]
 
 
 @dataclass(frozen=True)
 class ParameterField:
     name: str  # the AnalysisParameters field
-    label: str
-    scale: float = 1.0  # page value = parameter value x scale
+    label: str  # may name the map ({map}) and the asymmetry's unit ({unit})
+    in_asymmetry_unit: bool = False  # page value = parameter value x the asymmetry's factor (100 for %)
 
     @property
     def state(self) -> str:
         return f"imr_param_{self.name}"
 
+    @property
+    def label_state(self) -> str:
+        return f"imr_label_{self.name}"
+
+    def scale(self, parameters: AnalysisParameters) -> float:
+        return parameters.asymmetry_scale.factor if self.in_asymmetry_unit else 1.0
+
+    def label_for(self, parameters: AnalysisParameters) -> str:
+        scale = parameters.asymmetry_scale
+        return self.label.format(map=scale.map_label, unit=scale.unit or "map units")
+
 
 NUMBER_FIELDS = (
-    ParameterField("threshold", "Asymmetry threshold (%)", 100.0),
+    ParameterField("threshold", "Asymmetry threshold ({unit})", in_asymmetry_unit=True),
     ParameterField("significance_ml", "Significant IMR above (mL)"),
     ParameterField("smoothing_mm", "Smoothing sigma (mm)"),
-    ParameterField("floor_fraction", "Mirror floor (fraction of normal rCBV)"),
+    ParameterField("floor_fraction", "Mirror floor (fraction of normal {map})"),
     ParameterField("min_cluster_ml", "Minimum cluster (mL)"),
 )
 DIRECTION_STATE = "imr_param_direction"
 
 
 def page_values(parameters: AnalysisParameters) -> dict[str, Any]:
-    """State variables showing ``parameters``."""
-    values = {field.state: round(getattr(parameters, field.name) * field.scale, 6) for field in NUMBER_FIELDS}
-    return {**values, DIRECTION_STATE: parameters.direction}
+    """State variables showing ``parameters``: each field's value and its label."""
+    values: dict[str, Any] = {DIRECTION_STATE: parameters.direction}
+    for field in NUMBER_FIELDS:
+        values[field.state] = round(getattr(parameters, field.name) * field.scale(parameters), 6)
+        values[field.label_state] = field.label_for(parameters)
+    return values
 
 
 def parameters_from_page(state: Any, base: AnalysisParameters) -> AnalysisParameters:
-    """``base`` with the page's values; the fields the page does not show stay as they were."""
+    """``base`` with the page's values, read in ``base``'s units; the fields the page does not show stay."""
     changes: dict[str, Any] = {"direction": state[DIRECTION_STATE]}
     for field in NUMBER_FIELDS:
         try:
-            changes[field.name] = float(state[field.state]) / field.scale
+            changes[field.name] = float(state[field.state]) / field.scale(base)
         except (TypeError, ValueError) as error:
-            raise InputError(f"{field.label}: not a number ({state[field.state]!r})") from error
+            raise InputError(f"{field.label_for(base)}: not a number ({state[field.state]!r})") from error
     return base.with_changes(**changes)

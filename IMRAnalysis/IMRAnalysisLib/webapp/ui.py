@@ -12,8 +12,8 @@ from trame.widgets import vuetify3 as v3
 from trame_server import Server
 
 from .core import EDITABLE_SEGMENTS, EFFECTS
-from .parameter_fields import DIRECTION_STATE, DIRECTIONS, NUMBER_FIELDS
-from .uploads import REQUIRED_UPLOADS, UPLOAD_ROLES, upload_state
+from .parameter_fields import DIRECTION_STATE, DIRECTIONS, NUMBER_FIELDS, PERFUSION_MAP_STATE, PERFUSION_MAPS
+from .uploads import TIMING_STATES, UPLOAD_HELP, UPLOAD_ROLES, missing_required_js, upload_state
 
 RESULT_ROWS = (
     ("IMR volume", "imr_volume_ml", "mL"),
@@ -60,14 +60,25 @@ def build_page(server: Server, initialize_views) -> SinglePageWithDrawerLayout:
 
 
 def _upload_panel(controller) -> None:
-    """One file per role, as a patient folder names them; the server reads them as the command line does."""
+    """One file per role, as a patient folder names them; the server reads them as the command line does.
+
+    The map measured, and the TE/TR of DSC series, are chosen before opening.
+    """
     with v3.VExpansionPanels(), v3.VExpansionPanel(title="Open a patient (upload files)", id="imr-upload-panel"):
         with v3.VExpansionPanelText():
+            v3.VSelect(v_model=(PERFUSION_MAP_STATE,), items=("perfusion_maps", PERFUSION_MAPS), density="compact",
+                       label="Perfusion map (when opening)", id="imr-perfusion-map", hide_details=True, classes="mb-2")
+            html.Div(UPLOAD_HELP, classes="text-caption mb-1")
             for role, label in UPLOAD_ROLES.items():
                 v3.VFileInput(v_model=(upload_state(role), None), label=label, density="compact",
                               id=f"imr-upload-{role}", hide_details=True, classes="mb-1", show_size=True)
+            with html.Div(classes="d-flex ga-1 mb-1"):
+                for name, state in TIMING_STATES.items():
+                    v3.VTextField(v_model=(state,), label=f"DSC {name.upper()} (s)", placeholder="from header",
+                                  persistent_placeholder=True, density="compact", id=f"imr-dsc-{name}",
+                                  hide_details=True)
             v3.VBtn("Open uploaded patient", id="imr-upload-open", block=True, click=controller.open_uploaded,
-                    disabled=(" || ".join(f"!{upload_state(role)}" for role in REQUIRED_UPLOADS),))
+                    disabled=(missing_required_js(),))
 
 
 def _results_panel() -> None:
@@ -132,8 +143,8 @@ def _editor_panel(controller) -> None:
             v3.VBtn("Keep largest island", id="imr-islands-keep-largest", size="small", v_if="imr_effect === 'islands'",
                     click=controller.keep_largest_island, classes="mt-1")
             with html.Div(v_if="imr_effect === 'threshold'", classes="d-flex align-center ga-1 mt-1"):
-                v3.VTextField(v_model=("imr_threshold_low",), label="rCBV from", type="number", density="compact",
-                              id="imr-threshold-low", hide_details=True)
+                v3.VTextField(v_model=("imr_threshold_low",), label=("`${imr_map_label} from`",), type="number",
+                              density="compact", id="imr-threshold-low", hide_details=True)
                 v3.VTextField(v_model=("imr_threshold_high",), label="to", type="number", density="compact",
                               id="imr-threshold-high", hide_details=True)
                 v3.VBtn("Apply", id="imr-threshold-apply", size="small", click=controller.apply_threshold)
@@ -166,7 +177,7 @@ def _parameters_panel() -> None:
     with v3.VExpansionPanels(), v3.VExpansionPanel(title="Parameters", id="imr-parameters-panel"):
         with v3.VExpansionPanelText():
             for field in NUMBER_FIELDS:
-                v3.VTextField(v_model=(field.state,), label=field.label, type="number", density="compact",
+                v3.VTextField(v_model=(field.state,), label=(field.label_state,), type="number", density="compact",
                               id=f"imr-param-{field.name}", hide_details=True, classes="mb-2")
             v3.VSelect(v_model=(DIRECTION_STATE,), items=("directions", list(DIRECTIONS)), density="compact",
                        label="Impaired when the map is", id="imr-param-direction", hide_details=True)
