@@ -380,7 +380,8 @@ def _add_legend(figure: Figure, slices: list[AxialSlice], plane: Plane | None, s
     impaired, other = ("below", "above") if scale.impaired_below else ("above", "below")
     handles = [
         Patch(facecolor="none", edgecolor=LESION_COLOR, linewidth=1.3, label="Follow-up lesion"),
-        Patch(facecolor=(*IMR_COLOR, 0.7), edgecolor="none", label=f"IMR ({scale.map_label} > {cut} {impaired} mirror)"),
+        Patch(facecolor=(*IMR_COLOR, 0.7), edgecolor="none",
+              label=f"IMR ({scale.map_label} > {cut} {impaired} mirror)"),
     ]
     if any(axial.hyperperfusion is not None for axial in slices):
         handles.append(Patch(facecolor=(*HYPER_COLOR, 0.7), edgecolor="none",
