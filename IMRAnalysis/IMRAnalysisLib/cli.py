@@ -11,43 +11,37 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence, TextIO
 
 import SimpleITK as sitk
 
 from . import __version__
-from .dsc_cli import DSC_MAPS, add_perfusion_parser, command_perfusion, map_from_dsc
+from .cohort.command import add_cohort_parser, command_cohort
+from .dsc_cli import DSC_MAPS, add_perfusion_parser, add_timing_options, command_perfusion, map_from_dsc
 from .errors import AnalysisCancelled, InputError
 from .export import export_results
 from .image_io import check_map, read_map, read_mask, require_inside, require_overlap
+from .measures import HEADLINE_MEASURES
 from .parameters import TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
+from .patient_folder import map_role
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
 from .plane import Plane
 from .results_folder import check_output_folder, staged_output_folder
 
 _INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
-_MAP_NAMES = {"rcbv": "rCBV", "rcbf": "rCBF", "tmax": "Tmax"}
-_ROLES = {"arrival": "arrival {} map", "post": "post-EVT {} map", "day5": "day-5 perfusion map"}
-_SUMMARY_KEYS = (
-    "status",
-    "imr_volume_ml",
-    "lesion_volume_ml",
-    "imr_relative_percent",
-    "significant_imr",
-    "hyperperfusion_volume_ml",
-)
 
 
-class _Reporter:
-    """Progress lines on stderr with the time each stage took."""
+class Reporter:
+    """Progress lines with the time each stage took, on stderr unless another stream is given."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, stream: TextIO | None = None) -> None:
         self.quiet = quiet
+        self.stream = stream
         self.start = time.perf_counter()
 
     def __call__(self, message: str) -> None:
         if not self.quiet:
-            print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=sys.stderr, flush=True)
+            print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream or sys.stderr, flush=True)
 
 
 def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
@@ -142,8 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("arrival", "post", "day5"):
         run.add_argument(f"--{name}-dsc", metavar="SERIES",
                          help=f"DSC-MRI series giving the {name} map instead of --{name} (see 'perfusion')")
-    run.add_argument("--te", type=float, help="echo time of the DSC series in seconds (overrides the header)")
-    run.add_argument("--tr", type=float, help="time between DSC dynamics in seconds (overrides the header)")
+    add_timing_options(run)
     run.add_argument("--lesion", required=True, help="follow-up ischemic lesion mask (0/1)")
     run.add_argument("--exclusion", help="exclusion mask, e.g. haemorrhage (0/1)")
     run.add_argument("--lesion-space", choices=("day5", "post"), default="day5",
@@ -170,13 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--overwrite", action="store_true", help="replace an existing demo folder")
     demo.add_argument("--quiet", action="store_true", help="no progress lines")
     add_perfusion_parser(commands)
+    add_cohort_parser(commands)
 
     app = commands.add_parser("app", help="serve the IMR workstation in a web browser (needs the 'web' extra)")
     patient = app.add_mutually_exclusive_group()
     patient.add_argument("--demo", action="store_true", help="open on the phantom patient of 'imr-analysis demo'")
-    patient.add_argument("--patient", help="patient folder (post.*, day5.*, lesion.*, optional arrival.*, exclusion.*)")
+    patient.add_argument("--patient", help="patient folder (post.*, day5.*, lesion.*, optional arrival.*, "
+                                           "exclusion.*; post_dsc.* ... for DSC series)")
     app.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     app.add_argument("--port", type=int, default=8080, help="port to listen on (default %(default)s)")
+    app.add_argument("--map", choices=tuple(DSC_MAPS), default="rcbv",
+                     help="map measured, also on the page before opening (default %(default)s)")
+    add_timing_options(app)
     return parser
 
 
@@ -191,11 +189,11 @@ def _timepoint_source(args: argparse.Namespace, name: str) -> tuple[str | None, 
 
 
 def _role(args: argparse.Namespace, name: str) -> str:
-    return _ROLES[name].format(_MAP_NAMES[args.map])
+    return map_role(name, args.map)
 
 
 def _read_timepoint(args: argparse.Namespace, name: str, source: tuple[str | None, bool],
-                    say: _Reporter) -> sitk.Image | None:
+                    say: Callable[[str], None]) -> sitk.Image | None:
     """The map of a checked source: read as it is, or computed from the DSC series."""
     path, is_dsc = source
     if path is None:
@@ -206,7 +204,7 @@ def _read_timepoint(args: argparse.Namespace, name: str, source: tuple[str | Non
     return check_map(map_from_dsc(path, args.te, args.tr, args.map), path, _role(args, name))
 
 
-def _load_inputs(args: argparse.Namespace, say: _Reporter) -> AnalysisInputs:
+def _load_inputs(args: argparse.Namespace, say: Callable[[str], None]) -> AnalysisInputs:
     sources = {name: _timepoint_source(args, name) for name in ("post", "day5", "arrival")}
     say("reading and checking the inputs")
     post, day5, arrival = (_read_timepoint(args, name, source, say) for name, source in sources.items())
@@ -226,12 +224,12 @@ def _load_inputs(args: argparse.Namespace, say: _Reporter) -> AnalysisInputs:
 
 
 def _print_summary(measures: dict, out: Path) -> None:
-    summary = {key: measures[key] for key in _SUMMARY_KEYS}
+    summary = {key: measures[key] for key in HEADLINE_MEASURES}
     print(json.dumps(summary))
     print(f"results written to {out}", file=sys.stderr)
 
 
-def _analyse(args: argparse.Namespace, say: _Reporter) -> tuple[AnalysisResult, AnalysisInputs]:
+def _analyse(args: argparse.Namespace, say: Callable[[str], None]) -> tuple[AnalysisResult, AnalysisInputs]:
     parameters = _parameters_from(args)
     flags = PatientFlags(args.ica_occlusion, args.hemorrhagic_transformation, args.reocclusion)
     midline = _midline_from(args.midline)
@@ -245,12 +243,17 @@ def _analyse(args: argparse.Namespace, say: _Reporter) -> tuple[AnalysisResult, 
     return result, inputs
 
 
-def command_run(args: argparse.Namespace) -> int:
+def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
+    """Parsed ``run`` arguments -> the patient's result folder; the measures (the one path cohorts share)."""
     out = Path(args.out)
     check_output_folder(out, args.overwrite)
-    result, inputs = _analyse(args, _Reporter(args.quiet))
+    result, inputs = _analyse(args, say)
     export_results(out, result, args.overwrite, {"inputs": inputs.sources})
-    _print_summary(result.measures, out)
+    return result.measures
+
+
+def command_run(args: argparse.Namespace) -> int:
+    _print_summary(run_patient(args, Reporter(args.quiet)), Path(args.out))
     return 0
 
 
@@ -262,7 +265,7 @@ def command_demo(args: argparse.Namespace) -> int:
         raise InputError(f"unknown phantom preset {args.preset!r}; choose from {', '.join(sorted(PRESETS))}")
     out = Path(args.out)
     check_output_folder(out, args.overwrite)
-    say = _Reporter(args.quiet)
+    say = Reporter(args.quiet)
     say(f"making phantom patient '{args.preset}'")
     patient = make_phantom(args.preset)
     with staged_output_folder(out, args.overwrite) as staging:
@@ -291,11 +294,12 @@ def command_app(args: argparse.Namespace) -> int:
     except ImportError as error:
         needed = "the web workstation needs the 'web' extra: pip install 'imr-analysis[web]'"
         raise InputError(f"{needed} ({error})") from error
-    serve(args.patient, args.demo, args.host, args.port)
+    serve(args.patient, args.demo, args.host, args.port, args.map, args.te, args.tr)
     return 0
 
 
-_COMMANDS = {"run": command_run, "demo": command_demo, "perfusion": command_perfusion, "app": command_app}
+_COMMANDS = {"run": command_run, "demo": command_demo, "perfusion": command_perfusion, "cohort": command_cohort,
+             "app": command_app}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

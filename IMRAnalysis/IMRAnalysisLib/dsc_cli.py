@@ -35,12 +35,18 @@ def map_from_dsc(path: str, te: float | None, tr: float | None, name: str) -> si
     return sitk.Threshold(image, lower=0.0, upper=float(np.finfo(np.float32).max), outsideValue=0.0)
 
 
+def add_timing_options(parser: argparse.ArgumentParser) -> None:
+    """``--te`` / ``--tr``: every command that reads DSC series lets the user correct its header."""
+    parser.add_argument("--te", type=float, help="echo time of the DSC series in seconds (overrides the header)")
+    parser.add_argument("--tr", type=float, help="time between DSC dynamics in seconds (overrides the header)")
+
+
 def add_perfusion_parser(commands: argparse._SubParsersAction) -> None:
     perfusion = commands.add_parser("perfusion", help="CBV, CBF, MTT, Tmax, TTP and rCBV maps from a DSC-MRI series")
     perfusion.add_argument("--dsc", required=True,
-                           help="4D DSC series: NIfTI, NRRD, or a DICOM folder (one file per slice and time point)")
-    perfusion.add_argument("--te", type=float, help="echo time in seconds (overrides the header)")
-    perfusion.add_argument("--tr", type=float, help="time between dynamics in seconds (overrides the header)")
+                           help="4D DSC series: NIfTI, NRRD, a DICOM folder (one file per slice and time point) "
+                                "or enhanced multi-frame DICOM")
+    add_timing_options(perfusion)
     perfusion.add_argument("--aif-mask", help="0/1 mask of arterial voxels on the series grid (default: automatic)")
     perfusion.add_argument("--reference-mask",
                            help="0/1 mask of normal white matter for rCBV (default: automatic, better-perfused side)")
@@ -65,9 +71,9 @@ def _series_mask(path: str, role: str, series: DscSeries) -> np.ndarray:
 
 
 def command_perfusion(args: argparse.Namespace) -> int:
-    from .cli import _Reporter  # imported here: cli imports this module to register the command
+    from .cli import Reporter  # imported here: cli imports this module to register the command
 
-    say = _Reporter(args.quiet)
+    say = Reporter(args.quiet)
     out = Path(args.out)
     check_output_folder(out, args.overwrite)
     say("reading and checking the DSC series")

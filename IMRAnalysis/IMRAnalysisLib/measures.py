@@ -14,6 +14,16 @@ from .parameters import AnalysisParameters, PatientFlags
 from .registration import RegistrationResult
 
 _DECIMALS = 4
+# What a reader takes in first: printed by ``run``, and columns of every cohort table even
+# when no patient could be measured
+HEADLINE_MEASURES = (
+    "status",
+    "imr_volume_ml",
+    "lesion_volume_ml",
+    "imr_relative_percent",
+    "significant_imr",
+    "hyperperfusion_volume_ml",
+)
 
 
 def volume_ml(mask: sitk.Image) -> float:

@@ -1,0 +1,1 @@
+"""Many patients at once: batch runs, the cohort table, the paper's statistics and a report."""

@@ -1,0 +1,112 @@
+"""``imr-analysis cohort``: every patient of a manifest or folder, then the table, statistics and report.
+
+Only a problem with the cohort itself (its manifest, its options, its output folder) stops
+the command with status 2; a patient that fails is recorded and the others go on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..dsc_cli import add_timing_options
+from ..errors import InputError
+from ..results_folder import write_text_atomic
+from .manifest import FLAG_COLUMNS, CohortPatient, read_cohort
+
+if TYPE_CHECKING:  # pandas and the runner load when a cohort runs, not with every command
+    import pandas as pd
+
+DEFAULT_COVARIATES = ("nihss_baseline", "mtici")
+
+
+def _add_shared_run_options(parser: argparse.ArgumentParser) -> None:
+    """The ``run`` options a cohort passes on to every patient; each is part of the fingerprint."""
+    from .. import cli  # imported when used: cli imports this module to register the command
+
+    cli._add_parameter_options(parser)
+    add_timing_options(parser)
+
+
+def add_cohort_parser(commands: argparse._SubParsersAction) -> None:
+    cohort = commands.add_parser("cohort", help="measure IMR for every patient of a cohort; table, statistics, report")
+    cohort.add_argument("source", metavar="SOURCE", help="manifest CSV, or a folder of patient folders")
+    cohort.add_argument("--out", required=True,
+                        help="cohort folder: new, empty, or from an earlier run (then only changed patients rerun)")
+    cohort.add_argument("--jobs", type=int, default=1, help="patients processed at once (default %(default)s)")
+    cohort.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler address: process the patients on that cluster (needs the 'cluster' extra)")
+    cohort.add_argument("--covariates", nargs="+", metavar="NAME", default=list(DEFAULT_COVARIATES),
+                        help="columns the outcome models adjust for (default: %(default)s)")
+    _add_shared_run_options(cohort)
+
+
+def shared_run_options(args: argparse.Namespace) -> list[str]:
+    """The cohort's ``run`` options as command-line words; options left at their default are not written."""
+    shared = argparse.ArgumentParser(add_help=False)
+    _add_shared_run_options(shared)
+    options = []
+    for name, default in vars(shared.parse_args([])).items():
+        value = getattr(args, name)
+        if value != default:
+            option = f"--{name.replace('_', '-')}"
+            options.append(option if value is True else f"{option}={value}")  # str(float) reads back exactly
+    return options
+
+
+def _check_run_options(options: list[str]) -> None:
+    """Conflicting analysis options are the cohort's error, not every patient's."""
+    from .. import cli
+
+    cli._parameters_from(cli.build_parser().parse_args(["run", "--lesion=-", "--out=-", *options]))
+
+
+def _check_covariates(covariates: list[str], patients: list[CohortPatient], source: Path) -> None:
+    columns = [*FLAG_COLUMNS, *dict.fromkeys(name for patient in patients for name in patient.clinical)]
+    unknown = [name for name in covariates if name not in columns]
+    if unknown:
+        raise InputError(f"--covariates {', '.join(unknown)}: not a column of the cohort; "
+                         f"choose from {', '.join(columns)}", source)
+
+
+def command_cohort(args: argparse.Namespace) -> int:
+    from .runner import ProgressDisplay, run_cohort
+
+    source, out = Path(args.source), Path(args.out)
+    patients = read_cohort(source)
+    _check_covariates(args.covariates, patients, source)
+    options = shared_run_options(args)
+    _check_run_options(options)
+    display = ProgressDisplay()
+    try:
+        table = run_cohort(patients, out, options, args.jobs, args.scheduler, display)
+    except KeyboardInterrupt:
+        print(f"\nimr-analysis: cohort interrupted; run the same command again to continue in {out}", file=sys.stderr)
+        return 130
+    paths = {"table": out / "cohort.csv", **_statistics_and_report(table, out, args.covariates, args.significance_ml),
+             "results": out / "patients", "logs": out / "logs"}
+    progress = display.last
+    summary = {"patients": progress.total, "done": progress.done, "failed": progress.failed,
+               "skipped": progress.skipped, "not_assessable": int((table["status"] == "not assessable").sum()),
+               "paths": {name: str(path) for name, path in paths.items()}}
+    print(json.dumps(summary))
+    if progress.failed:
+        print(f"{progress.failed} of {progress.total} patients failed: see the error column of {paths['table']} "
+              f"and {out / 'logs'}", file=sys.stderr)
+    return 0
+
+
+def _statistics_and_report(table: pd.DataFrame, out: Path, covariates: list[str],
+                           significance_ml: float) -> dict[str, Path]:
+    """statistics.json and report.html; imported here because statsmodels is slow to import."""
+    from .report import write_report
+    from .statistics import cohort_statistics
+
+    statistics = cohort_statistics(table, covariates, significance_ml)
+    paths = {"statistics": out / "statistics.json", "report": out / "report.html"}
+    write_text_atomic(paths["statistics"], json.dumps(statistics.to_dict(), indent=2, allow_nan=False) + "\n")
+    write_report(paths["report"], table, statistics, out)
+    return paths
