@@ -20,11 +20,12 @@ from .dsc_deconvolution import DEFAULT_OSCILLATION, Method, deconvolve
 from .dsc_io import DscSeries
 from .errors import InputError
 from .image_io import write_image
-from .midline import estimate_midline
+from .midline import initial_plane
 
 UNITS = {"cbv": "mL/100mL", "cbf": "mL/100mL/min", "mtt": "s", "tmax": "s", "ttp": "s", "rcbv": "ratio"}
 _PER_100_ML = 100.0
 _PER_MINUTE = 60.0
+_MIDLINE_MARGIN_MM = 10.0
 
 
 @dataclass(frozen=True)
@@ -154,17 +155,20 @@ def normal_reference(cbv: np.ndarray, brain: np.ndarray, series: DscSeries) -> n
 
     The better-perfused hemisphere is taken as the normal (contralateral) side; its
     voxels between the 10th and 40th CBV percentile are mostly white matter. The
-    hemispheres are split by the estimated mid-sagittal plane (as the asymmetry is), so
-    a tilted or off-centre head does not put part of the ischaemic side in the reference.
+    hemispheres are split by the brain's own mid-plane (centroid and inertia axis of the
+    brain mask, not of CBV, which a deficit or an artery would pull), so a turned or
+    off-centre head does not put part of the ischaemic side in the reference; voxels
+    within ``_MIDLINE_MARGIN_MM`` of that plane (falx, and any error of the plane) are
+    left out.
     """
     mask = series.volume_image(brain.astype(np.float32))
-    plane = estimate_midline(series.volume_image(cbv), sitk.Cast(mask, sitk.sitkUInt8)).plane
+    plane = initial_plane(mask, sitk.Cast(mask, sitk.sitkUInt8))
     ijk = np.argwhere(brain)[:, ::-1].astype(float)  # (x, y, z) indices of the brain voxels
     direction = np.reshape(series.reference.GetDirection(), (3, 3))
     points = np.asarray(series.reference.GetOrigin()) + (ijk * series.reference.GetSpacing()) @ direction.T
-    left = np.zeros_like(brain)
-    left[brain] = plane.signed_distance(points) > 0
-    sides = [brain & left, brain & ~left]
+    distance = np.zeros(brain.shape)
+    distance[brain] = plane.signed_distance(points)
+    sides = [brain & (distance > _MIDLINE_MARGIN_MM), brain & (distance < -_MIDLINE_MARGIN_MM)]
     normal = max(sides, key=lambda side: float(np.median(cbv[side])) if side.any() else -np.inf)
     low, high = np.percentile(cbv[normal], [10, 40])
     return normal & (cbv >= low) & (cbv <= high)

@@ -130,7 +130,7 @@ def register_rigid(
     method.SetInitialTransform(start, inPlace=False)
     if cancel is not None:
         method.AddCommand(sitk.sitkIterationEvent, lambda: cancel() and method.StopRegistration())
-    with _one_thread():
+    with single_threaded_itk():
         result = _single_rigid(method.Execute(fixed, moving))
     if cancel is not None and cancel():
         raise AnalysisCancelled("registration cancelled")
@@ -138,10 +138,16 @@ def register_rigid(
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
-    """ITK's metric threads add their partial sums in whatever order they finish, which moved
-    the metric by 1e-5 and the plane by 1e-4 mm between identical runs; one thread makes a
-    rerun, a cohort worker and ``imr-analysis run`` give the same figures to the last digit."""
+def single_threaded_itk() -> Iterator[None]:
+    """ITK on one thread while the block runs, then as before.
+
+    ITK's metric threads add their partial sums in whatever order they finish, which moved
+    the metric by 1e-5 and the plane by 1e-4 mm between identical runs; on one thread a
+    rerun, a cohort worker and ``imr-analysis run`` give the same figures to the last digit.
+    SimpleITK releases the GIL while it registers, so independent registrations can still
+    run side by side in Python threads; hold this around all of them, since the setting
+    is global.
+    """
     threads = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
     try:

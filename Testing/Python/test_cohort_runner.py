@@ -98,7 +98,7 @@ def test_patient_measures_equal_run(reference: Path, cohort_data: Path, tmp_path
     for name, value in flatten_metrics(run_metrics).items():
         assert (pd.isna(row[name]) if value in (None, "") else row[name] == value), name  # CSV: "" is empty
     log = (reference / "logs" / "P1.log").read_text()
-    assert "registering day5 to post-EVT" in log and "writing the result folder" in log
+    assert "registering day5 and arrival to post-EVT" in log and "writing the result folder" in log
 
 
 def test_killed_cohort_resumes_without_redoing_patients(reference: Path, cohort_data: Path, tmp_path: Path,
