@@ -23,7 +23,7 @@ from IMRAnalysisLib.cohort.table import read_cohort_table
 from IMRAnalysisLib.phantom import PhantomPatient, make_phantom
 from IMRAnalysisLib.results_folder import flatten_metrics
 
-JOBS = "2"  # every run of these tests: the SimpleITK thread count must match for bit-equal results
+JOBS = "2"
 CLINICAL = {"P1": (0, "2B", 12, 2), "P2": (0, "3", 8, 1), "P3": (1, "2C", 15, 4)}  # haem. transf., mTICI, NIHSS, mRS
 
 
@@ -212,3 +212,24 @@ def test_progress_display(stream: io.StringIO) -> None:
         assert stream.getvalue() == f"\r\x1b[K{first}\r\x1b[K{last}\n"
     else:
         assert stream.getvalue() == f"{first}\n{last}\n"
+
+
+def test_a_cohort_where_every_patient_fails_still_gets_its_table_and_statistics(tmp_path: Path, capsys) -> None:
+    """No measure at all: the headline columns are still there, the analyses say why they are empty."""
+    for patient_id in ("A", "B"):
+        for role in ("post", "day5", "lesion"):
+            (tmp_path / patient_id).mkdir(exist_ok=True)
+            (tmp_path / patient_id / f"{role}.nii.gz").write_bytes(b"not an image")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("patient_id,post,day5,lesion,ica_occlusion,hemorrhagic_transformation,reocclusion,"
+                        "mtici,nihss_baseline\n"
+                        "A,A/post.nii.gz,A/day5.nii.gz,A/lesion.nii.gz,0,0,0,2B,10\n"
+                        "B,B/post.nii.gz,B/day5.nii.gz,B/lesion.nii.gz,0,0,0,3,12\n")
+    summary = _cohort(capsys, manifest, tmp_path / "out")
+    assert (summary["done"], summary["failed"]) == (0, 2)
+    table = read_cohort_table(tmp_path / "out" / "cohort.csv")
+    assert list(table["status"]) == ["failed", "failed"] and table["error"].str.contains("post").all()
+    assert {"imr_volume_ml", "lesion_volume_ml", "significant_imr"} <= set(table.columns)
+    statistics = json.loads((tmp_path / "out" / "statistics.json").read_text())
+    assert (statistics["patients"], statistics["failed"], statistics["analysed"]) == (2, 2, 0)
+    assert (tmp_path / "out" / "report.html").is_file()
