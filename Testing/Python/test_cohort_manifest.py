@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,14 @@ def test_cohort_option_errors(tmp_path, capsys) -> None:
     assert "--jobs must be at least 1, got 0" in _cohort_error(capsys, [str(manifest), "--out", out, "--jobs", "0"])
     line = _cohort_error(capsys, [str(tmp_path / "nothing.csv"), "--out", out])
     assert "cohort not found" in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_scheduler_without_dask_is_refused_before_any_folder_is_made(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if the 'cluster' extra were not installed
+    line = _cohort_error(capsys, [str(_manifest(tmp_path, HEADER, ROW_A)), "--out", str(tmp_path / "out"),
+                                  "--scheduler", "tcp://127.0.0.1:8786"])
+    assert "--scheduler needs Dask: pip install 'imr-analysis[cluster]'" in line
     assert not (tmp_path / "out").exists()
 
 

@@ -23,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from types import ModuleType
 from typing import TextIO
 
 import pandas as pd
@@ -116,6 +117,7 @@ def run_cohort(patients: list[CohortPatient], out: Path, run_options: list[str],
     """
     if jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {jobs}")
+    distributed = _dask() if scheduler else None  # before any folder is made
     folder = CohortFolder(Path(out).absolute())  # workers may start elsewhere
     folder.prepare()
     tasks = [_task(patient, folder, run_options) for patient in patients]
@@ -123,7 +125,7 @@ def run_cohort(patients: list[CohortPatient], out: Path, run_options: list[str],
     counter = _Counter(len(tasks), len(tasks) - len(pending), progress)
     counter.report()
     if pending:
-        outcomes = _on_dask(pending, scheduler) if scheduler else _on_processes(pending, jobs)
+        outcomes = _on_dask(pending, distributed, scheduler) if scheduler else _on_processes(pending, jobs)
         for outcome in outcomes:
             counter.add(outcome)
     return build_cohort_table(patients, {patient.patient_id: _result(folder, patient.patient_id)
@@ -228,15 +230,20 @@ def _on_processes(tasks: list[PatientTask], jobs: int) -> Iterator[PatientOutcom
             yield _outcome(future, futures[future])
 
 
-def _on_dask(tasks: list[PatientTask], scheduler: str) -> Iterator[PatientOutcome]:
-    """The same tasks on a Dask cluster; the workers must see the inputs and cohort folder at the same paths.
-
-    How many patients run at once is the cluster's choice (its workers' threads), not ``--jobs``.
-    """
+def _dask() -> ModuleType:
+    """Dask's ``distributed``, an optional extra."""
     try:
         import distributed
     except ImportError as error:
         raise InputError("--scheduler needs Dask: pip install 'imr-analysis[cluster]'") from error
+    return distributed
+
+
+def _on_dask(tasks: list[PatientTask], distributed: ModuleType, scheduler: str) -> Iterator[PatientOutcome]:
+    """The same tasks on a Dask cluster; the workers must see the inputs and cohort folder at the same paths.
+
+    How many patients run at once is the cluster's choice (its workers' threads), not ``--jobs``.
+    """
     try:
         client = distributed.Client(scheduler, timeout="20s")
     except (OSError, TimeoutError, ValueError) as error:
