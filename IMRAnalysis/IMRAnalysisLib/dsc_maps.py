@@ -19,7 +19,7 @@ from .dsc_concentration import Concentration, leakage_corrected, to_concentratio
 from .dsc_deconvolution import DEFAULT_OSCILLATION, Method, deconvolve
 from .dsc_io import DscSeries
 from .errors import InputError
-from .image_io import write_image
+from .image_io import voxel_points, write_image
 from .midline import initial_plane
 
 UNITS = {"cbv": "mL/100mL", "cbf": "mL/100mL/min", "mtt": "s", "tmax": "s", "ttp": "s", "rcbv": "ratio"}
@@ -163,11 +163,8 @@ def normal_reference(cbv: np.ndarray, brain: np.ndarray, series: DscSeries) -> n
     """
     mask = series.volume_image(brain.astype(np.float32))
     plane = initial_plane(mask, sitk.Cast(mask, sitk.sitkUInt8))
-    ijk = np.argwhere(brain)[:, ::-1].astype(float)  # (x, y, z) indices of the brain voxels
-    direction = np.reshape(series.reference.GetDirection(), (3, 3))
-    points = np.asarray(series.reference.GetOrigin()) + (ijk * series.reference.GetSpacing()) @ direction.T
     distance = np.zeros(brain.shape)
-    distance[brain] = plane.signed_distance(points)
+    distance[brain] = plane.signed_distance(voxel_points(series.reference, brain))
     sides = [brain & (distance > _MIDLINE_MARGIN_MM), brain & (distance < -_MIDLINE_MARGIN_MM)]
     normal = max(sides, key=lambda side: float(np.median(cbv[side])) if side.any() else -np.inf)
     low, high = np.percentile(cbv[normal], [10, 40])

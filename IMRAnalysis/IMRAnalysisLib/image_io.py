@@ -347,6 +347,18 @@ def physical_bounds(image: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
     return points.min(axis=0), points.max(axis=0)
 
 
+def index_to_lps(image: sitk.Image, indices: np.ndarray) -> np.ndarray:
+    """Physical LPS points of (n, 3) continuous (i, j, k) indices of ``image``."""
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    steps = np.asarray(indices, dtype=float) * np.asarray(image.GetSpacing())
+    return np.asarray(image.GetOrigin()) + steps @ direction.T
+
+
+def voxel_points(image: sitk.Image, mask: np.ndarray) -> np.ndarray:
+    """LPS centres of the voxels of ``image`` where the (z, y, x) array ``mask`` is true."""
+    return index_to_lps(image, np.argwhere(mask)[:, ::-1])
+
+
 def mask_bounds(mask: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
     """LPS (min, max) corners of the box enclosing the nonzero voxels, voxel corners included.
 

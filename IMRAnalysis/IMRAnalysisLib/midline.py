@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
+from .image_io import voxel_points
 from .plane import Plane
 from .registration import Cancel, correlation_in_mask, register_rigid, resample_onto
 
@@ -29,11 +30,7 @@ class MidlineResult:
 def _mask_points(mask: sitk.Image, image: sitk.Image) -> tuple[np.ndarray, np.ndarray]:
     """Physical LPS positions and intensities of the voxels inside ``mask``."""
     array = sitk.GetArrayViewFromImage(mask).astype(bool)
-    kji = np.argwhere(array)
-    ijk = kji[:, ::-1].astype(float)
-    direction = np.asarray(image.GetDirection()).reshape(3, 3)
-    points = np.asarray(image.GetOrigin()) + (ijk * np.asarray(image.GetSpacing())) @ direction.T
-    return points, sitk.GetArrayViewFromImage(image)[array].astype(float)
+    return voxel_points(image, array), sitk.GetArrayViewFromImage(image)[array].astype(float)
 
 
 def initial_plane(image: sitk.Image, brain_mask: sitk.Image) -> Plane:

@@ -25,6 +25,7 @@ from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .image_io import index_to_lps, voxel_points
 from .parameters import AnalysisParameters, AsymmetryScale
 from .plane import Plane
 from .results_folder import atomic_path
@@ -151,22 +152,16 @@ def axial_grid(image: sitk.Image) -> AxialGrid:
 def _corners_lps(image: sitk.Image) -> np.ndarray:
     size = np.asarray(image.GetSize()) - 1
     indices = np.array([[i, j, k] for i in (0, size[0]) for j in (0, size[1]) for k in (0, size[2])], dtype=float)
-    return _index_to_lps(image, indices)
-
-
-def _index_to_lps(image: sitk.Image, indices: np.ndarray) -> np.ndarray:
-    """Physical LPS points of (n, 3) continuous (i, j, k) indices."""
-    matrix = np.asarray(image.GetDirection()).reshape(3, 3) * np.asarray(image.GetSpacing())
-    return np.asarray(indices, dtype=float) @ matrix.T + np.asarray(image.GetOrigin())
+    return index_to_lps(image, indices)
 
 
 def slice_positions(post: sitk.Image, lesion: sitk.Image) -> list[float]:
     """3-5 heights (mm) spread over the lesion, on the image's own slice positions."""
     step, base = _slice_step(post)
     volume_slices = np.round((_corners_lps(post)[:, 2] - base) / step)
-    lesion_indices = np.argwhere(sitk.GetArrayViewFromImage(lesion) != 0)[:, ::-1]
-    if lesion_indices.size:
-        lesion_slices = np.round((_index_to_lps(post, lesion_indices)[:, 2] - base) / step)
+    lesion_points = voxel_points(post, sitk.GetArrayViewFromImage(lesion) != 0)
+    if lesion_points.size:
+        lesion_slices = np.round((lesion_points[:, 2] - base) / step)
     else:
         lesion_slices = volume_slices
     chosen = _spread(*(int(bound) for bound in (lesion_slices.min(), lesion_slices.max(),
@@ -377,7 +372,7 @@ def _add_titles(figure: Figure, first_column: list[Axes], summary: str, scale: A
 
 def _add_legend(figure: Figure, slices: list[AxialSlice], plane: Plane | None, scale: AsymmetryScale) -> None:
     cut = scale.shown(scale.threshold)
-    impaired, other = ("below", "above") if scale.impaired_below else ("above", "below")
+    impaired, other = scale.sides
     handles = [
         Patch(facecolor="none", edgecolor=LESION_COLOR, linewidth=1.3, label="Follow-up lesion"),
         Patch(facecolor=(*IMR_COLOR, 0.7), edgecolor="none",

@@ -50,6 +50,11 @@ class AsymmetryScale:
             return float(max(50.0, math.ceil(2.0 * self.threshold / 10.0) * 10.0))
         return float(math.ceil(2.5 * self.threshold))
 
+    @property
+    def sides(self) -> tuple[str, str]:
+        """Where IMR and where hyperperfusion lie against the mirror, in words: below, above for rCBV."""
+        return ("below", "above") if self.impaired_below else ("above", "below")
+
     def shown(self, value: float) -> str:
         """A value with its unit, for legends and titles."""
         return f"{value:g} {self.unit}".rstrip()

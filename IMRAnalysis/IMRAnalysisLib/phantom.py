@@ -20,6 +20,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .errors import InputError
+from .image_io import voxel_points
 from .phantom_anatomy import LesionRegions, Region, RegionRequest, Template, build_regions, load_template
 from .plane import Plane
 
@@ -420,9 +421,8 @@ class PhantomPatient:
         Measured at every voxel of ``brain_mask`` (post-EVT grid), along each grid axis
         in its own spacing, so "within one voxel" means the same on anisotropic grids.
         """
-        ijk = np.argwhere(sitk.GetArrayViewFromImage(brain_mask).astype(bool))[:, ::-1].astype(float)
+        points = voxel_points(self.post, sitk.GetArrayViewFromImage(brain_mask).astype(bool))
         direction = np.asarray(self.post.GetDirection()).reshape(3, 3)
-        points = np.asarray(self.post.GetOrigin()) + (ijk * np.asarray(self.post.GetSpacing())) @ direction.T
         estimated = np.array([post_to_day5.TransformPoint(point.tolist()) for point in points])
         true = np.array([self.truth.post_to_day5.TransformPoint(point.tolist()) for point in points])
         in_voxels = ((estimated - true) @ direction) / np.asarray(self.post.GetSpacing())

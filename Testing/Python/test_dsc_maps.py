@@ -152,6 +152,7 @@ def test_bolus_without_baseline_is_refused() -> None:
 
 def test_rcbv_reference_stays_in_the_healthy_hemisphere_of_a_turned_head() -> None:
     """The reference hemisphere is cut at the mid-sagittal plane, not at a grid column."""
+    from IMRAnalysisLib.image_io import voxel_points
     from IMRAnalysisLib.phantom import Pose, PhantomConfig, make_phantom
     from IMRAnalysisLib.phantom_dsc import dsc_from_map
 
@@ -160,8 +161,6 @@ def test_rcbv_reference_stays_in_the_healthy_hemisphere_of_a_turned_head() -> No
                                          hyperperfusion_ml=0.0))
     series = dsc_from_map(patient.post)
     reference = perfusion_maps(series).reference
-    ijk = np.argwhere(reference)[:, ::-1].astype(float)
-    direction = np.reshape(series.reference.GetDirection(), (3, 3))
-    points = np.asarray(series.reference.GetOrigin()) + (ijk * series.reference.GetSpacing()) @ direction.T
+    points = voxel_points(series.reference, reference)
     on_the_right = patient.truth.midline.signed_distance(points) < 0  # the lesion is on the patient's left
     assert reference.sum() > 1000 and on_the_right.mean() >= 0.99, f"{on_the_right.mean():.3f} on the healthy side"

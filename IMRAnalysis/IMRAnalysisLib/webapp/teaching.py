@@ -85,7 +85,7 @@ WORKSTATION_VIEW = STEPS[-1]  # what the views show outside the guided mode
 def step_texts(parameters: AnalysisParameters) -> list[dict[str, str]]:
     """Each step's title and sentence, worded for the map, unit and threshold of ``parameters``."""
     scale = parameters.asymmetry_scale
-    impaired, other = ("below", "above") if scale.impaired_below else ("above", "below")
+    impaired, other = scale.sides
     if parameters.asymmetry == "ratio":
         asymmetry = "(value - mirror) / mirror in %, free of the scanner's scale"
     else:
