@@ -15,7 +15,7 @@ import os
 import shutil
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -119,7 +119,8 @@ def write_metrics(folder: str | Path, metrics: Mapping[str, Any]) -> None:
     folder = Path(folder)
     plain = _plain(metrics)
     write_text_atomic(folder / METRICS_JSON, json.dumps(plain, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    write_text_atomic(folder / METRICS_CSV, _csv_text(flatten_metrics(plain)))
+    flat = flatten_metrics(plain)
+    write_text_atomic(folder / METRICS_CSV, csv_text(list(flat), [flat]))
 
 
 def flatten_metrics(metrics: Mapping[str, Any]) -> dict[str, FlatValue]:
@@ -167,11 +168,16 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"metric value of type {type(value).__name__} cannot be written: {value!r}")
 
 
-def _csv_text(flat: Mapping[str, FlatValue]) -> str:
+def csv_text(columns: Sequence[str], rows: Iterable[Mapping[str, FlatValue]]) -> str:
+    """A header and one line per row, cells as metrics.csv writes them; a row's missing column is empty.
+
+    The one CSV dialect of the project: a patient's metrics.csv and the cohort table agree cell by cell.
+    """
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(flat.keys())
-    writer.writerow(_csv_cell(value) for value in flat.values())
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(_csv_cell(row.get(column)) for column in columns)
     return stream.getvalue()
 
 

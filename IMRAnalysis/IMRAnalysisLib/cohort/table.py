@@ -7,8 +7,6 @@ patient keeps its flags and clinical values, with empty measures and its one-lin
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..measures import HEADLINE_MEASURES
-from ..results_folder import _csv_cell, flatten_metrics, write_text_atomic
+from ..results_folder import csv_text, flatten_metrics, write_text_atomic
 from .manifest import FLAG_COLUMNS, CohortPatient
 
 FIRST_COLUMNS = ("patient_id", "status", "error")
@@ -46,7 +44,7 @@ def build_cohort_table(patients: list[CohortPatient], results: Mapping[str, Pati
     headline = dict.fromkeys(HEADLINE_MEASURES)  # present even when every patient failed
     columns = _ordered_union([*(row[0] for row in rows), *(row[1] for row in rows), headline,
                               *(row[2] for row in rows)])
-    write_text_atomic(path, _csv_text(columns, ({**a, **b, **c} for a, b, c in rows)))
+    write_text_atomic(path, csv_text(columns, ({**a, **b, **c} for a, b, c in rows)))
     return read_cohort_table(path)
 
 
@@ -60,12 +58,3 @@ def read_cohort_table(path: Path) -> pd.DataFrame:
 def _ordered_union(records: Iterable[dict]) -> list[str]:
     """Every key once, in the order first met: patients without an arrival map add no gaps."""
     return list(dict.fromkeys(key for record in records for key in record))
-
-
-def _csv_text(columns: list[str], rows: Iterable[dict[str, Any]]) -> str:
-    stream = io.StringIO()
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(_csv_cell(row.get(column)) for column in columns)
-    return stream.getvalue()
