@@ -59,7 +59,7 @@ def received_uploads(state: Any) -> dict[str, list]:
 def write_patient_folder(state: Any, folder: Path) -> Path:
     """The uploaded files, renamed after their role with their own extension, into a new ``folder``."""
     uploads = {role: _single(state[upload_state(role)]) for role in UPLOAD_ROLES}
-    for role in (*MAP_ROLES, *REQUIRED_ROLES):
+    for role in dict.fromkeys((*MAP_ROLES, *REQUIRED_ROLES)):  # each timepoint and mask once
         given = [upload for upload in alternatives(role) if uploads[upload] is not None]
         if len(given) > 1:
             raise InputError(f"both a {UPLOAD_ROLES[given[0]]} and a {UPLOAD_ROLES[given[1]]} were uploaded: "
