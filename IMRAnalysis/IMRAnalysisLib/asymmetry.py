@@ -5,6 +5,18 @@ the method works on any vendor's relative CBV. Where the mirror value is close t
 (CSF, outside the head) the ratio means nothing, so it is left undefined (NaN) below a
 floor set as a fraction of normal-tissue rCBV. Maps in absolute units whose normal
 value is near zero (Tmax) use the plain difference value - mirror instead.
+
+On maps like real ones three things other than perfusion make a voxel differ from its
+mirror, and the default parameters deal with each (the ``published`` preset does not):
+
+- the mirror value is interpolated between voxels, so it is blurred and the voxel is
+  not: at tissue edges that alone reads as asymmetry. Each voxel is blurred with the
+  kernel interpolation applied to its mirror (``match_resolution``);
+- voxel noise in a voxel-to-voxel ratio: both sides are smoothed, by the smallest sigma
+  that brings the asymmetry noise measured in normal tissue under a third of the
+  threshold (``smoothing_mm="auto"``);
+- a smooth left-right intensity gradient (coil shading) is fitted robustly on normal
+  tissue and divided out (``shading_correction``).
 """
 
 from __future__ import annotations
@@ -13,30 +25,236 @@ from dataclasses import dataclass
 
 import numpy as np
 import SimpleITK as sitk
+from scipy import ndimage
 
 from .midline import mirror
 from .parameters import AnalysisParameters
 from .plane import Plane
 
 _OUTSIDE = -1.0  # mirror sample beyond the field of view (rCBV is never negative)
+SMOOTHING_LADDER_MM = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
+NOISE_TARGET = 1.0 / 3.0  # automatic smoothing: asymmetry noise SD at most this x threshold
+SHADING_REPORT_MM = 50.0  # the gradient is reported as the asymmetry it makes this far from the plane
+_SHADING_FIT_SMOOTHING_MM = 2.0  # the gradient is smooth: fit it on a smoothed pair, robust to noise
+_NORMAL_TISSUE_MARGIN_MM = 10.0  # around the lesion and its mirror, left out of "normal tissue"
+_MIN_NORMAL_VOXELS = 200
+_ROBUST_SD = 1.4826  # MAD -> SD of a normal distribution
+_MAX_MATCHING_WEIGHT = 1.0 / 3.0  # a 3-tap kernel [w, 1 - 2w, w] stays a blur up to here
 
 
 @dataclass(frozen=True)
 class AsymmetryMaps:
     ratio: sitk.Image  # float32, (value - mirror) / mirror or value - mirror, NaN where undefined
-    mirrored: sitk.Image  # float32, the homolog's (smoothed) value at every voxel
-    normal_reference: float  # median rCBV of normal-appearing brain, the floor's unit
+    mirrored: sitk.Image  # float32, the homolog's (smoothed, shading-corrected) value at every voxel
+    normal_reference: float  # median map value of normal-appearing brain, the floor's unit
+    smoothing_mm: float = 0.0  # Gaussian sigma applied to both sides
+    noise: float | None = None  # robust SD of the asymmetry in normal tissue (stored units); None: too little tissue
+    shading_percent: float | None = None  # fitted left-right gradient at SHADING_REPORT_MM; None: not corrected
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """A voxel's own values and its homolog's, on the image's (z, y, x) grid."""
+
+    own: np.ndarray
+    mirror: np.ndarray
+    outside: np.ndarray  # homolog beyond the field of view
 
 
 def normal_tissue_reference(image: sitk.Image, brain: np.ndarray) -> float:
     """Median map value in the brain: the scale of 'normal'.
 
     A lesion is a few percent of the brain and barely moves the median, and leaving it
-    out would tie the asymmetry map to the lesion mask, which the user keeps editing.
+    out would tie the floor to the lesion mask, which the user keeps editing.
     """
     values = sitk.GetArrayViewFromImage(image)[brain]
     values = values[values > 0]
     return float(np.median(values)) if values.size else 0.0
+
+
+def interpolation_variance(image: sitk.Image, plane: Plane) -> np.ndarray:
+    """Per voxel and per grid axis (i, j, k), the blur (voxel units squared) of its mirror sample.
+
+    Linear interpolation at fractional offset f averages two neighbours with variance
+    f (1 - f) along each axis of the grid at the mirror point; the reflection carries that
+    blur back onto the voxel's own axes (Q = D^-1 R D relates the two frames).
+    """
+    spacing = np.asarray(image.GetSpacing(), dtype=float)
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    origin = np.asarray(image.GetOrigin(), dtype=float)
+    reflection, offset = plane.reflection_matrix()
+    to_index = np.linalg.inv(direction * spacing)  # physical -> continuous index
+    matrix = to_index @ reflection @ (direction * spacing)
+    translation = to_index @ (reflection @ origin + offset - origin)
+    size_x, size_y, size_z = image.GetSize()
+    i, j, k = np.arange(size_x)[None, None, :], np.arange(size_y)[None, :, None], np.arange(size_z)[:, None, None]
+    axis_variance = []
+    for row in range(3):
+        index = matrix[row, 0] * i + matrix[row, 1] * j + matrix[row, 2] * k + translation[row]
+        fraction = index - np.floor(index)
+        axis_variance.append(fraction * (1.0 - fraction) * spacing[row] ** 2)  # mm^2 along the mirror's axis
+    carried = np.linalg.inv(direction) @ reflection @ direction  # mirror-axis unit steps on own axes
+    return np.stack([
+        sum(carried[own, along] ** 2 * axis_variance[along] for along in range(3)) / spacing[own] ** 2
+        for own in range(3)
+    ])
+
+
+def match_interpolation_blur(values: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """``values`` blurred along each axis by a 3-tap kernel of the given per-voxel variance."""
+    result = values.astype(np.float64)
+    for axis_ijk in range(3):
+        axis = 2 - axis_ijk  # numpy arrays are (z, y, x)
+        weight = np.clip(0.5 * variance[axis_ijk], 0.0, _MAX_MATCHING_WEIGHT)
+        if result.shape[axis] < 2:
+            continue
+        padded = np.concatenate([np.take(result, [0], axis), result, np.take(result, [-1], axis)], axis)
+        before = np.take(padded, np.arange(0, result.shape[axis]), axis)
+        after = np.take(padded, np.arange(2, result.shape[axis] + 2), axis)
+        result = (1.0 - 2.0 * weight) * result + weight * (before + after)
+    return result
+
+
+def _smoothed(values: np.ndarray, sigma_mm: float, spacing: tuple[float, ...]) -> np.ndarray:
+    if sigma_mm <= 0:
+        return values
+    sigma_voxels = [sigma_mm / s for s in reversed(spacing)]
+    return ndimage.gaussian_filter(values, sigma_voxels, mode="nearest", truncate=3.0)
+
+
+def _homolog_pair(image: sitk.Image, plane: Plane, match_resolution: bool) -> _Pair:
+    source = sitk.Cast(image, sitk.sitkFloat32)
+    own = sitk.GetArrayViewFromImage(source).astype(np.float64)
+    mirrored = sitk.GetArrayFromImage(mirror(source, plane, default_value=_OUTSIDE)).astype(np.float64)
+    outside = mirrored == _OUTSIDE
+    if match_resolution:
+        own = match_interpolation_blur(own, interpolation_variance(image, plane))
+    mirrored[outside] = own[outside]  # keeps smoothing from spreading the sentinel; masked below
+    return _Pair(own, mirrored, outside)
+
+
+def _grid_projection(image: sitk.Image, point: np.ndarray, vector: np.ndarray) -> np.ndarray:
+    """(x - point) . vector at every voxel centre x, as a (z, y, x) array, without listing points."""
+    spacing = np.asarray(image.GetSpacing(), dtype=float)
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    steps = (direction * spacing).T @ vector  # gained per index step along i, j, k
+    start = float((np.asarray(image.GetOrigin()) - point) @ vector)
+    size_x, size_y, size_z = image.GetSize()
+    return (start + steps[0] * np.arange(size_x)[None, None, :] + steps[1] * np.arange(size_y)[None, :, None]
+            + steps[2] * np.arange(size_z)[:, None, None])
+
+
+def signed_distance(image: sitk.Image, plane: Plane) -> np.ndarray:
+    """Distance (mm) of every voxel centre from the plane, positive on the left, (z, y, x)."""
+    return _grid_projection(image, plane.point_array, plane.normal_array)
+
+
+def _along_plane(image: sitk.Image, plane: Plane, centre: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Two coordinates along the plane (A-P like, then S-I like; per 100 mm from ``centre``)."""
+    normal = plane.normal_array
+    along_ap = np.array([0.0, 1.0, 0.0]) - normal[1] * normal
+    along_ap /= np.linalg.norm(along_ap)
+    along_si = np.cross(normal, along_ap)
+    return (_grid_projection(image, centre, along_ap) / 100.0, _grid_projection(image, centre, along_si) / 100.0)
+
+
+def _huber_fit(design: np.ndarray, target: np.ndarray, iterations: int = 12) -> np.ndarray:
+    """Least squares with Huber weights: tissue that really differs (IMR, old infarcts) barely pulls."""
+    weights = np.ones_like(target)
+    coefficients = np.zeros(design.shape[1])
+    for _ in range(iterations):
+        weighted = design * weights[:, None]
+        coefficients = np.linalg.lstsq(weighted.T @ design, weighted.T @ target, rcond=None)[0]
+        residual = target - design @ coefficients
+        scale = _ROBUST_SD * np.median(np.abs(residual - np.median(residual))) + 1e-9
+        weights = np.minimum(1.0, 1.345 * scale / np.maximum(np.abs(residual), 1e-12))
+    return coefficients
+
+
+def _shading_field(pair: _Pair, image: sitk.Image, plane: Plane, normal: np.ndarray,
+                   distance: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fitted log(value / mirror) due to a smooth gradient, on the grid, and its size in %.
+
+    A multiplicative field g makes log(value / mirror) = log g(x) - log g(mirror of x),
+    odd in the distance d to the plane: d (c0 + c1 u + c2 v) to first order, u and v
+    running along the plane. The fit uses normal tissue only, with robust weights.
+    """
+    spacing = image.GetSpacing()
+    own = _smoothed(pair.own, _SHADING_FIT_SMOOTHING_MM, spacing)
+    other = _smoothed(pair.mirror, _SHADING_FIT_SMOOTHING_MM, spacing)
+    usable = normal & (own > 0) & (other > 0)
+    count = int(np.count_nonzero(usable))
+    if count < _MIN_NORMAL_VOXELS:
+        return np.zeros_like(distance), 0.0
+    from .image_io import voxel_points
+
+    sample = np.flatnonzero(usable)[:: max(1, count // 60000)]  # a regular subsample is plenty for 3 numbers
+    flat_usable = np.zeros(usable.size, dtype=bool)
+    flat_usable[sample] = True
+    centre = voxel_points(image, flat_usable.reshape(usable.shape)).mean(axis=0)
+    u, v = _along_plane(image, plane, centre)
+    d = distance.ravel()[sample]
+    design = np.stack([d, d * u.ravel()[sample], d * v.ravel()[sample]], axis=1)
+    c0, c1, c2 = _huber_fit(design, np.log(own.ravel()[sample] / other.ravel()[sample]))
+    return distance * (c0 + c1 * u + c2 * v), float(100.0 * (np.exp(c0 * SHADING_REPORT_MM) - 1.0))
+
+
+def _dilated(mask: np.ndarray, margin_mm: float, spacing: tuple[float, ...]) -> np.ndarray:
+    """``mask`` grown by ``margin_mm`` (a box of that half-width, per axis in voxels)."""
+    radius = [max(0, int(round(margin_mm / s))) for s in reversed(spacing)]
+    return ndimage.maximum_filter(mask, size=[2 * r + 1 for r in radius]) if mask.any() else mask
+
+
+def normal_tissue(image: sitk.Image, plane: Plane, brain: np.ndarray, lesion: np.ndarray | None,
+                  pair: _Pair, floor: float) -> np.ndarray:
+    """Brain voxels where the asymmetry should be zero: away from the lesion, its mirror and the plane."""
+    spacing = image.GetSpacing()
+    normal = brain & ~pair.outside & (pair.own >= floor) & (pair.mirror >= floor)
+    normal &= np.abs(signed_distance(image, plane)) > 2.0 * max(spacing[:2])
+    if lesion is not None and lesion.any():
+        lesion_image = sitk.GetImageFromArray(lesion.astype(np.float32))
+        lesion_image.CopyInformation(image)
+        mirrored = sitk.GetArrayViewFromImage(mirror(lesion_image, plane)) >= 0.5
+        normal &= ~_dilated(lesion | mirrored, _NORMAL_TISSUE_MARGIN_MM, spacing)
+    return normal
+
+
+def robust_sd(values: np.ndarray) -> float:
+    return float(_ROBUST_SD * np.median(np.abs(values - np.median(values))))
+
+
+def _asymmetry(own: np.ndarray, other: np.ndarray, field: np.ndarray | None, difference: bool) -> np.ndarray:
+    """value - mirror, or value / (mirror x gradient) - 1; float64, NaN-free where mirror > 0."""
+    if difference:
+        return own - other
+    expected = other if field is None else other * np.exp(field)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (own - expected) / expected
+
+
+def _noise(pair: _Pair, field: np.ndarray | None, normal: np.ndarray, sigma_mm: float,
+           spacing: tuple[float, ...], difference: bool) -> float:
+    own = _smoothed(pair.own, sigma_mm, spacing)[normal]
+    other = _smoothed(pair.mirror, sigma_mm, spacing)[normal]
+    return robust_sd(_asymmetry(own, other, None if field is None else field[normal], difference))
+
+
+def _least_smoothing(pair: _Pair, field: np.ndarray | None, normal: np.ndarray, target: float,
+                     spacing: tuple[float, ...], difference: bool) -> tuple[float, float]:
+    """Smallest ladder sigma whose asymmetry noise is within ``target`` (the largest if none): bisection,
+    since smoothing only lowers the noise."""
+    low, high = 0, len(SMOOTHING_LADDER_MM) - 1
+    noise = {}
+    while low < high:
+        middle = (low + high) // 2
+        noise[middle] = _noise(pair, field, normal, SMOOTHING_LADDER_MM[middle], spacing, difference)
+        if noise[middle] <= target:
+            high = middle
+        else:
+            low = middle + 1
+    if low not in noise:
+        noise[low] = _noise(pair, field, normal, SMOOTHING_LADDER_MM[low], spacing, difference)
+    return SMOOTHING_LADDER_MM[low], noise[low]
 
 
 def compute_asymmetry(
@@ -44,28 +262,44 @@ def compute_asymmetry(
     plane: Plane,
     parameters: AnalysisParameters,
     brain_mask: sitk.Image,
+    lesion: sitk.Image | None = None,
 ) -> AsymmetryMaps:
-    """Asymmetry ratio of ``image`` through ``plane`` on ``image``'s own grid."""
-    source = sitk.Cast(image, sitk.sitkFloat32)
-    if parameters.smoothing_mm > 0:
-        source = sitk.SmoothingRecursiveGaussian(source, parameters.smoothing_mm)
-    mirrored = mirror(source, plane, default_value=_OUTSIDE)
-    values = sitk.GetArrayViewFromImage(source).astype(np.float64)
-    mirror_values = sitk.GetArrayViewFromImage(mirrored).astype(np.float64)
+    """Asymmetry of ``image`` through ``plane`` on ``image``'s own grid.
+
+    ``lesion`` (post grid) only keeps the lesion and its mirror out of the normal tissue
+    on which the noise and the shading gradient are measured.
+    """
+    spacing = image.GetSpacing()
     brain = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
-    reference = normal_tissue_reference(source, brain)
     difference = parameters.asymmetry == "difference"
+    pair = _homolog_pair(image, plane, parameters.match_resolution)
+    reference = normal_tissue_reference(image, brain)
     floor = _OUTSIDE if difference else max(parameters.floor_fraction * reference, np.finfo(np.float32).tiny)
-    defined = mirror_values > floor if difference else mirror_values >= floor
+    lesion_array = None if lesion is None else sitk.GetArrayViewFromImage(lesion).astype(bool)
+    normal = normal_tissue(image, plane, brain, lesion_array, pair, 0.0 if difference else floor)
+    measurable = np.count_nonzero(normal) >= _MIN_NORMAL_VOXELS
+    field, shading = None, None
+    if parameters.shading_correction and not difference and measurable:
+        field, shading = _shading_field(pair, image, plane, normal, signed_distance(image, plane))
+    if parameters.automatic_smoothing and measurable:
+        sigma, noise = _least_smoothing(pair, field, normal, NOISE_TARGET * parameters.threshold, spacing, difference)
+    else:
+        sigma = 0.0 if parameters.automatic_smoothing else float(parameters.smoothing_mm)
+        noise = _noise(pair, field, normal, sigma, spacing, difference) if measurable else None
+    own = _smoothed(pair.own, sigma, spacing)
+    other = _smoothed(pair.mirror, sigma, spacing)
+    if field is not None:
+        other = other * np.exp(field)
+    defined = ~pair.outside & ((other > floor) if difference else (other >= floor))
     if parameters.brain_mask:
         defined &= brain
-    ratio = np.full(values.shape, np.nan, dtype=np.float32)
-    ratio[defined] = values[defined] - mirror_values[defined]
-    if not difference:
-        ratio[defined] /= mirror_values[defined]
-    ratio_image = sitk.GetImageFromArray(ratio)
-    ratio_image.CopyInformation(image)
-    mirrored_array = np.where(mirror_values == _OUTSIDE, np.nan, mirror_values).astype(np.float32)
-    mirrored_image = sitk.GetImageFromArray(mirrored_array)
-    mirrored_image.CopyInformation(image)
-    return AsymmetryMaps(ratio_image, mirrored_image, reference)
+    ratio = np.full(own.shape, np.nan, dtype=np.float32)
+    ratio[defined] = _asymmetry(own[defined], other[defined], None, difference)
+    mirrored = np.where(pair.outside, np.nan, other).astype(np.float32)
+    return AsymmetryMaps(_like(ratio, image), _like(mirrored, image), reference, sigma, noise, shading)
+
+
+def _like(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
+    image = sitk.GetImageFromArray(array)
+    image.CopyInformation(reference)
+    return image

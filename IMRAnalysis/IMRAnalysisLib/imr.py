@@ -67,12 +67,18 @@ def voxel_volume_ml(image: sitk.Image) -> float:
 
 
 def segment_imr(
-    ratio: sitk.Image, lesion: sitk.Image, exclusion: sitk.Image | None, parameters: AnalysisParameters
+    ratio: sitk.Image, lesion: sitk.Image, exclusion: sitk.Image | None, parameters: AnalysisParameters,
+    unmeasurable: np.ndarray | None = None,
 ) -> Segments:
-    """IMR and hyperperfusion masks from the asymmetry ratio, lesion and exclusion (post grid)."""
+    """IMR and hyperperfusion masks from the asymmetry ratio, lesion and exclusion (post grid).
+
+    ``unmeasurable`` lesion voxels (no usable mirror homolog) are counted in neither.
+    """
     ratio_array = sitk.GetArrayViewFromImage(ratio)
     exclusion = exclusion if exclusion is not None else empty_like(ratio)
     region = sitk.GetArrayViewFromImage(lesion).astype(bool) & ~sitk.GetArrayViewFromImage(exclusion).astype(bool)
+    if unmeasurable is not None:
+        region &= ~unmeasurable
     with np.errstate(invalid="ignore"):
         lower = region & (ratio_array < -parameters.threshold)
         higher = region & (ratio_array > parameters.threshold)

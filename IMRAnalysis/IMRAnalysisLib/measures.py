@@ -8,6 +8,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import __version__
+from .assessability import Assessment
+from .asymmetry import AsymmetryMaps
 from .imr import Segments, voxel_volume_ml
 from .midline import MidlineResult
 from .parameters import AnalysisParameters, PatientFlags
@@ -38,12 +40,18 @@ def _median_shown(ratio: sitk.Image, mask: sitk.Image, factor: float) -> float |
     return round(float(np.median(values)) * factor, 2) if values.size else None
 
 
-def _undefined_in_lesion_ml(ratio: sitk.Image, segments: Segments) -> float:
-    """Lesion volume where the ratio is undefined (CSF, edge of the field of view)."""
+def _undefined_in_lesion_ml(ratio: sitk.Image, segments: Segments, missing_homologs: np.ndarray | None) -> float:
+    """Lesion volume without a measurable asymmetry: CSF, edge of the field of view, no usable homolog."""
     lesion = sitk.GetArrayViewFromImage(segments.lesion).astype(bool)
     excluded = sitk.GetArrayViewFromImage(segments.exclusion).astype(bool)
-    undefined = lesion & ~excluded & ~np.isfinite(sitk.GetArrayViewFromImage(ratio))
-    return round(int(np.count_nonzero(undefined)) * voxel_volume_ml(ratio), _DECIMALS)
+    undefined = ~np.isfinite(sitk.GetArrayViewFromImage(ratio))
+    if missing_homologs is not None:
+        undefined = undefined | missing_homologs
+    return round(int(np.count_nonzero(lesion & ~excluded & undefined)) * voxel_volume_ml(ratio), _DECIMALS)
+
+
+def _rounded(value: float | None, decimals: int) -> float | None:
+    return None if value is None else round(float(value), decimals)
 
 
 def compute_measures(
@@ -53,14 +61,16 @@ def compute_measures(
     flags: PatientFlags,
     midline: MidlineResult,
     registrations: dict[str, RegistrationResult],
-    normal_reference: float,
+    asymmetry: AsymmetryMaps,
+    assessment: Assessment = Assessment(),
+    missing_homologs: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """All measures of one analysis; IMR figures are null when IMR is not assessable.
 
     The asymmetry and reference names carry the map and unit (``..._percent``,
     ``..._seconds``, ``normal_tissue_tmax``) so a cohort column never mixes units.
     """
-    reasons = flags.not_assessable_reasons()
+    reasons = flags.not_assessable_reasons() + assessment.reasons
     imr_ml = volume_ml(segments.imr)
     lesion_ml = volume_ml(segments.lesion)
     relative = round(100.0 * imr_ml / lesion_ml, 2) if lesion_ml > 0 else None
@@ -78,8 +88,16 @@ def compute_measures(
         "imr_cluster_count": segments.imr_clusters,
         "hyperperfusion_cluster_count": segments.hyperperfusion_clusters,
         f"imr_median_asymmetry_{scale.suffix}": _median_shown(ratio, segments.imr, scale.factor),
-        "lesion_undefined_asymmetry_ml": _undefined_in_lesion_ml(ratio, segments),
-        f"normal_tissue_{parameters.perfusion_map}": round(normal_reference, 6),
+        "lesion_undefined_asymmetry_ml": _undefined_in_lesion_ml(ratio, segments, missing_homologs),
+        "lesion_without_homolog_ml": assessment.missing_homolog_ml,
+        f"normal_tissue_{parameters.perfusion_map}": round(asymmetry.normal_reference, 6),
+        "asymmetry_smoothing_mm": asymmetry.smoothing_mm,
+        f"asymmetry_noise_{scale.suffix}": _rounded(
+            None if asymmetry.noise is None else asymmetry.noise * scale.factor, 2),
+        "left_right_gradient_percent": _rounded(asymmetry.shading_percent, 2),
+        f"mirror_region_contrast_{scale.suffix}": _rounded(
+            None if assessment.mirror_contrast is None else assessment.mirror_contrast * scale.factor, 2),
+        "warnings": "; ".join(assessment.warnings),
         "midline": {
             **midline.plane.to_dict(),
             "estimated": midline.estimated,

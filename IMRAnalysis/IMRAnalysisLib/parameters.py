@@ -1,16 +1,22 @@
-"""Every tunable of the analysis, in one typed place, with the published defaults.
+"""Every tunable of the analysis, in one typed place, with two named presets.
 
-The defaults reproduce Valls Carbo et al., Front. Neurol. 2025 (doi
+The definition is Valls Carbo et al., Front. Neurol. 2025 (doi
 10.3389/fneur.2025.1478240): IMR is post-EVT rCBV more than 15 % below its mirror
-homolog inside the day-5 lesion, significant above 5 mL. The command line, the Slicer
-parameter node and the web front end all map onto this one object.
+homolog inside the day-5 lesion, significant above 5 mL. The ``published`` preset
+applies it literally (a plain voxel-to-voxel ratio). The default, ``robust``, keeps the
+same threshold and cut-off but compares each voxel with its mirror at the same
+resolution, smooths as much as the measured noise needs, divides out a left-right
+intensity gradient, and reports as not assessable the patients whose mirror cannot be
+trusted: on maps with the noise, tilt and shading of real ones the literal ratio counts
+noise as IMR. The command line, the Slicer parameter node and the web front end all map
+onto this one object.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Literal
+from typing import Any, Literal, Union
 
 from .errors import InputError
 
@@ -18,12 +24,15 @@ Direction = Literal["decrease", "increase"]
 Asymmetry = Literal["ratio", "difference"]
 MaskSpace = Literal["day5", "post"]
 PerfusionMap = Literal["rcbv", "rcbf", "tmax"]
+Smoothing = Union[float, Literal["auto"]]
+AUTO = "auto"
 
 MAP_LABELS: dict[str, str] = {"rcbv": "rCBV", "rcbf": "rCBF", "tmax": "Tmax"}
 # What a map's own values are measured in, for a difference asymmetry (ratios are in %)
 _DIFFERENCE_UNITS: dict[str, tuple[str, str]] = {  # map -> (unit shown, suffix of names)
     "rcbv": ("", "difference"), "rcbf": ("", "difference"), "tmax": ("s", "seconds"),
 }
+MAX_SMOOTHING_MM = 10.0  # beyond this the map is no longer compared voxel by voxel
 TMAX_THRESHOLD_S = 2.0  # Tmax longer than the mirror's by this much counts as delayed
 
 
@@ -76,7 +85,16 @@ class AnalysisParameters:
             maps (rCBV, rCBF); ``"difference"`` value - mirror, for maps in absolute
             units where a ratio means nothing (Tmax in seconds, near zero when normal).
         significance_ml: IMR volume above which IMR is called significant (mL).
-        smoothing_mm: Gaussian sigma (mm) applied to the map before the ratio; 0 = none.
+        smoothing_mm: Gaussian sigma (mm) applied to the voxel and its mirror before the
+            ratio; 0 = none; ``"auto"`` = the smallest sigma that brings the asymmetry noise
+            of normal tissue under a third of the threshold (``asymmetry`` module).
+        match_resolution: blur each voxel as the interpolation of its mirror value is
+            blurred, so edges of grey matter, white matter and CSF do not read as asymmetry.
+        shading_correction: divide out a smooth left-right intensity gradient (coil
+            shading) fitted robustly on normal tissue; ratio asymmetry only.
+        assessability_checks: report the patient as not assessable when the mirror cannot
+            measure the lesion (abnormal mirror region, lesion on or across the plane, noise
+            too high), and leave lesion voxels without a usable homolog out of IMR.
         floor_fraction: the ratio is left undefined where the mirror value is below this
             fraction of normal-tissue median rCBV (ventricles, sulci, outside the brain).
         brain_mask: restrict the asymmetry map to an automatic brain mask.
@@ -95,7 +113,10 @@ class AnalysisParameters:
     direction: Direction = "decrease"
     asymmetry: Asymmetry = "ratio"
     significance_ml: float = 5.0
-    smoothing_mm: float = 0.0
+    smoothing_mm: Smoothing = AUTO
+    match_resolution: bool = True
+    shading_correction: bool = True
+    assessability_checks: bool = True
     floor_fraction: float = 0.25
     brain_mask: bool = True
     min_cluster_ml: float = 0.0
@@ -116,8 +137,10 @@ class AnalysisParameters:
             raise InputError(f"direction must be 'decrease' or 'increase', got {self.direction!r}")
         if self.significance_ml < 0:
             raise InputError(f"significance volume must be >= 0 mL, got {self.significance_ml}")
-        if self.smoothing_mm < 0:
-            raise InputError(f"smoothing must be >= 0 mm, got {self.smoothing_mm}")
+        if self.smoothing_mm != AUTO and not (isinstance(self.smoothing_mm, (int, float))
+                                              and 0 <= self.smoothing_mm <= MAX_SMOOTHING_MM):
+            raise InputError(f"smoothing must be 'auto' or between 0 and {MAX_SMOOTHING_MM:g} mm,"
+                             f" got {self.smoothing_mm}")
         if not 0.0 <= self.floor_fraction < 1.0:
             raise InputError(f"floor fraction must be in [0, 1), got {self.floor_fraction}")
         if self.min_cluster_ml < 0:
@@ -127,6 +150,17 @@ class AnalysisParameters:
         for name in ("lesion_space", "exclusion_space"):
             if getattr(self, name) not in ("day5", "post"):
                 raise InputError(f"{name} must be 'day5' or 'post', got {getattr(self, name)!r}")
+
+    @classmethod
+    def preset(cls, name: str, **changes: Any) -> "AnalysisParameters":
+        """A named definition (``robust``, the default, or ``published``) with changes on top."""
+        if name not in PRESETS:
+            raise InputError(f"unknown analysis preset {name!r}; choose from {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **changes})
+
+    @property
+    def automatic_smoothing(self) -> bool:
+        return self.smoothing_mm == AUTO
 
     @classmethod
     def for_map(cls, perfusion_map: str, **changes: Any) -> "AnalysisParameters":
@@ -159,6 +193,15 @@ class AnalysisParameters:
 
     def with_changes(self, **changes: Any) -> "AnalysisParameters":
         return replace(self, **changes)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "robust": {},
+    # Valls Carbo et al. 2025 as written: unsmoothed voxel-to-voxel ratio, no correction,
+    # no assessability checks beyond the patient flags
+    "published": {"smoothing_mm": 0.0, "match_resolution": False, "shading_correction": False,
+                  "assessability_checks": False},
+}
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,21 @@ from typing import Any, Callable
 import numpy as np
 import SimpleITK as sitk
 
+from .assessability import Assessment, assess, missing_homologs
 from .asymmetry import AsymmetryMaps, compute_asymmetry
 from .brain_mask import automatic_brain_mask
 from .errors import AnalysisCancelled, InputError
 from .imr import Segments, empty_like, mask_onto, segment_imr
-from .measures import compute_measures
+from .measures import compute_measures, volume_ml
 from .midline import MidlineResult, estimate_midline, user_midline
 from .parameters import AnalysisParameters, PatientFlags
 from .plane import Plane
 from .registration import Cancel, RegistrationResult, align_to_post, resample_onto, single_threaded_itk
 
 Progress = Callable[[str], None]
-_ASYMMETRY_PARAMETERS = ("smoothing_mm", "floor_fraction", "brain_mask", "asymmetry")
+# what the asymmetry map depends on (the threshold sets the automatic smoothing's noise target)
+_ASYMMETRY_PARAMETERS = ("smoothing_mm", "match_resolution", "shading_correction", "floor_fraction", "brain_mask",
+                         "asymmetry", "threshold")
 
 
 @dataclass(frozen=True)
@@ -159,12 +162,19 @@ def measure(
     flags: PatientFlags,
     asymmetry: AsymmetryMaps | None = None,
 ) -> tuple[AsymmetryMaps, Segments, dict[str, Any]]:
-    """Asymmetry (unless given, e.g. after a mask edit), segments and measures."""
+    """Asymmetry (unless given, e.g. after an exclusion edit), segments and measures."""
     if asymmetry is None:
-        asymmetry = compute_asymmetry(post, midline.plane, parameters, brain_mask)
-    segments = segment_imr(asymmetry.ratio, lesion, exclusion, parameters)
+        asymmetry = compute_asymmetry(post, midline.plane, parameters, brain_mask, lesion)
+    missing = None
+    if parameters.assessability_checks:
+        homologs = missing_homologs(lesion, midline.plane, asymmetry.smoothing_mm)
+        missing = homologs.missing
+    segments = segment_imr(asymmetry.ratio, lesion, exclusion, parameters, missing)
+    assessment = (assess(post, lesion, midline.plane, brain_mask, parameters, asymmetry, homologs,
+                         volume_ml(segments.imr))
+                  if parameters.assessability_checks else Assessment())
     measures = compute_measures(
-        segments, asymmetry.ratio, parameters, flags, midline, registrations, asymmetry.normal_reference
+        segments, asymmetry.ratio, parameters, flags, midline, registrations, asymmetry, assessment, missing
     )
     return asymmetry, segments, measures
 
@@ -208,12 +218,13 @@ def remeasure(
 ) -> AnalysisResult:
     """Redo only what an edit invalidates; masks given here are already on the post grid.
 
-    The registration is never redone. A new plane, or a change to a parameter the
-    asymmetry map depends on, recomputes the map; mask edits alone reuse it.
+    The registration is never redone. A new plane, a new lesion (its mirror is left out
+    of the normal tissue the noise is measured on), or a change to a parameter the
+    asymmetry map depends on, recomputes the map; exclusion edits alone reuse it.
     """
     parameters = parameters or result.parameters
     new_midline = result.midline if midline is None else user_midline(result.post, midline, result.brain_mask)
-    reuse = midline is None and all(
+    reuse = midline is None and lesion is None and all(
         getattr(parameters, name) == getattr(result.parameters, name) for name in _ASYMMETRY_PARAMETERS
     )
     asymmetry, segments, measures = measure(
