@@ -145,7 +145,9 @@ class IMRAnalysisParameterNode:
     thresholdSeconds: Annotated[float, WithinRange(0.1, 30.0), Default(2.0)]  # Tmax: this much longer than the mirror
     direction: Annotated[str, Choice(["decrease", "increase"]), Default("decrease")]
     significanceMl: Annotated[float, WithinRange(0.0, 1000.0), Default(5.0)]
-    smoothingMm: Annotated[float, WithinRange(0.0, 20.0), Default(0.0)]
+    analysisPreset: Annotated[str, Choice(["robust", "published"]), Default("robust")]
+    automaticSmoothing: Annotated[bool, Default(True)]  # the least smoothing the measured noise needs
+    smoothingMm: Annotated[float, WithinRange(0.0, 10.0), Default(0.0)]  # used when not automatic
     floorFraction: Annotated[float, WithinRange(0.0, 0.95), Default(0.25)]
     minClusterMl: Annotated[float, WithinRange(0.0, 100.0), Default(0.0)]
     brainMask: Annotated[bool, Default(True)]
@@ -618,17 +620,18 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
 
     @classmethod
     def analysisParameters(cls, parameterNode: IMRAnalysisParameterNode):
-        """The chosen map's defaults (``AnalysisParameters.for_map``) with the panel's values."""
-        from IMRAnalysisLib.parameters import AnalysisParameters
+        """The preset and the chosen map's defaults (``AnalysisParameters.for_map``) with the panel's values."""
+        from IMRAnalysisLib.parameters import AUTO, PRESETS, AnalysisParameters
 
         perfusionMap = cls.perfusionMap(parameterNode)
         tmax = perfusionMap == "tmax"
         return AnalysisParameters.for_map(
             perfusionMap,
+            **PRESETS[parameterNode.analysisPreset],
             threshold=parameterNode.thresholdSeconds if tmax else parameterNode.thresholdPercent / 100.0,
             direction=parameterNode.direction,
             significance_ml=parameterNode.significanceMl,
-            smoothing_mm=parameterNode.smoothingMm,
+            smoothing_mm=AUTO if parameterNode.automaticSmoothing else parameterNode.smoothingMm,
             floor_fraction=parameterNode.floorFraction,
             brain_mask=parameterNode.brainMask,
             min_cluster_ml=parameterNode.minClusterMl,

@@ -22,7 +22,7 @@ from .errors import AnalysisCancelled, InputError
 from .export import export_results
 from .image_io import check_map, read_map, read_mask, require_inside, require_overlap
 from .measures import HEADLINE_MEASURES
-from .parameters import TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
+from .parameters import AUTO, PRESETS, TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
 from .patient_folder import map_role
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
 from .plane import Plane
@@ -44,9 +44,22 @@ class Reporter:
             print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream or sys.stderr, flush=True)
 
 
+def _smoothing(value: str) -> float | str:
+    """``auto`` or a sigma in mm, for --smoothing-mm."""
+    if value == AUTO:
+        return AUTO
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of mm, got {value!r}") from None
+
+
 def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
     defaults = AnalysisParameters()
-    group = parser.add_argument_group("analysis parameters (defaults: Valls Carbo et al. 2025)")
+    group = parser.add_argument_group("analysis parameters (definition: Valls Carbo et al. 2025)")
+    group.add_argument("--preset", choices=tuple(PRESETS), default="robust",
+                       help="robust (default): resolution-matched, noise-adapted smoothing, shading "
+                            "correction and assessability checks; published: the paper's plain voxel ratio")
     group.add_argument("--map", choices=tuple(DSC_MAPS), default="rcbv",
                        help="map the asymmetry is measured on (default %(default)s, as in the paper); "
                             "tmax uses the difference in seconds with --direction increase")
@@ -61,8 +74,17 @@ def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
                             "increase for tmax; the opposite sign is the Hyperperfusion segment)")
     group.add_argument("--significance-ml", type=float, default=defaults.significance_ml,
                        help="IMR volume above which IMR is significant, mL (default %(default)g)")
-    group.add_argument("--smoothing-mm", type=float, default=defaults.smoothing_mm,
-                       help="Gaussian sigma applied before the ratio, mm (default %(default)g = none)")
+    group.add_argument("--smoothing-mm", type=_smoothing,
+                       help="Gaussian sigma applied to the voxel and its mirror, mm, or 'auto': the least "
+                            "that brings the asymmetry noise of normal tissue under a third of the "
+                            "threshold (default: auto; 0 with --preset published)")
+    group.add_argument("--no-resolution-matching", action="store_true",
+                       help="compare each voxel unblurred with its interpolated mirror value")
+    group.add_argument("--no-shading-correction", action="store_true",
+                       help="keep a left-right intensity gradient in the asymmetry")
+    group.add_argument("--no-assessability-checks", action="store_true",
+                       help="report IMR even where the mirror cannot measure it (abnormal mirror region, "
+                            "lesion on the plane, noise too high)")
     group.add_argument("--floor", type=float, default=defaults.floor_fraction,
                        help="ratio undefined where the mirror value is below this fraction of "
                             "normal-tissue rCBV (default %(default)g)")
@@ -88,14 +110,21 @@ def _threshold_from(args: argparse.Namespace) -> float:
 
 
 def _parameters_from(args: argparse.Namespace) -> AnalysisParameters:
-    """The map's defaults (``AnalysisParameters.for_map``) with the options given."""
-    changes = {"direction": args.direction} if args.direction else {}
+    """The preset and the map's defaults (``AnalysisParameters.for_map``) with the options given."""
+    changes = dict(PRESETS[args.preset])
+    if args.direction:
+        changes["direction"] = args.direction
+    if args.smoothing_mm is not None:
+        changes["smoothing_mm"] = args.smoothing_mm
+    for option, name in (("no_resolution_matching", "match_resolution"), ("no_shading_correction", "shading_correction"),
+                         ("no_assessability_checks", "assessability_checks")):
+        if getattr(args, option):
+            changes[name] = False
     return AnalysisParameters.for_map(
         args.map,
         **changes,
         threshold=_threshold_from(args),
         significance_ml=args.significance_ml,
-        smoothing_mm=args.smoothing_mm,
         floor_fraction=args.floor,
         brain_mask=not args.no_brain_mask,
         min_cluster_ml=args.min_cluster_ml,
@@ -235,6 +264,8 @@ def _analyse(args: argparse.Namespace, say: Callable[[str], None]) -> tuple[Anal
     midline = _midline_from(args.midline)
     inputs = _load_inputs(args, say)
     result = run_analysis(inputs, parameters, flags, midline, progress=say)
+    for warning in filter(None, result.measures["warnings"].split("; ")):
+        say(f"warning: {warning}")
     for name, registration in result.registrations.items():
         if registration.correlation < 0.5:
             say(f"warning: {name} registration quality is low (correlation {registration.correlation:.2f});"

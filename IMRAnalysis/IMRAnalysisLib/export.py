@@ -53,6 +53,21 @@ def overview_summary(measures: dict) -> str:
     )
 
 
+def method_summary(measures: dict) -> str:
+    """How the asymmetry was measured, in a few words: smoothing, its noise, the corrected gradient."""
+    parameters = measures["parameters"]
+    smoothing = measures.get("asymmetry_smoothing_mm", 0.0)
+    automatic = " (auto)" if parameters.get("smoothing_mm") == "auto" else ""
+    noise = next((value for key, value in measures.items() if key.startswith("asymmetry_noise_")), None)
+    unit = "%" if parameters.get("asymmetry", "ratio") == "ratio" else ("s" if parameters.get("perfusion_map") == "tmax" else "")
+    parts = [f"smoothing {smoothing:g} mm{automatic}"]
+    if noise is not None:
+        parts.append(f"asymmetry noise {noise:g} {unit}".rstrip())
+    if measures.get("left_right_gradient_percent") is not None:
+        parts.append(f"L-R gradient {measures['left_right_gradient_percent']:+.1f} % corrected")
+    return ", ".join(parts)
+
+
 def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) -> None:
     """All result files into an existing (staging) folder."""
     write_metrics(folder, measures)
@@ -78,6 +93,7 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
         result.midline.plane,
         overview_summary(measures),
         scale,
+        method_summary(measures),
     )
     save_overview(folder / "overview.png", figure)
 

@@ -118,8 +118,12 @@ def overview_figure(
     plane: Plane | None,
     summary: str,
     scale: AsymmetryScale = AnalysisParameters().asymmetry_scale,
+    method: str = "",
 ) -> Figure:
-    """The overview as a matplotlib Figure (Agg canvas, no pyplot state), for saving or embedding."""
+    """The overview as a matplotlib Figure (Agg canvas, no pyplot state), for saving or embedding.
+
+    ``method`` (smoothing, noise, gradient) ends the subtitle, so the picture says how it was measured.
+    """
     grid = axial_grid(post)
     volumes = [_as_float(volume) for volume in (post, asymmetry, lesion, imr, hyperperfusion, exclusion)]
     slices = [_reformat(volumes, grid, z) for z in slice_positions(post, lesion)]
@@ -133,7 +137,7 @@ def overview_figure(
         for row in axes:
             _decorate(row[column], axial.z, grid, plane)
     _add_colorbar(figure, axes[1][-1], image, scale)
-    _add_titles(figure, [row[0] for row in axes], summary, scale)
+    _add_titles(figure, [row[0] for row in axes], summary, scale, method)
     _add_legend(figure, slices, plane, scale)
     return figure
 
@@ -356,12 +360,13 @@ def _add_colorbar(figure: Figure, anchor: Axes, image: AxesImage, scale: Asymmet
         colorbar.ax.axhline(value, color="white", linewidth=1.0, linestyle=(0, (2, 1)))
 
 
-def _add_titles(figure: Figure, first_column: list[Axes], summary: str, scale: AsymmetryScale) -> None:
+def _add_titles(figure: Figure, first_column: list[Axes], summary: str, scale: AsymmetryScale, method: str) -> None:
     height = figure.get_figheight()
     figure.text(0.5, 1 - 0.3 / height, summary, ha="center", va="center", color=TEXT,
                 fontsize=15, fontweight="bold")
     subtitle = (f"Axial reformat, radiological convention (patient's left on image right) · "
-                f"{scale.map_label} threshold {scale.shown(scale.threshold)} against the mirror homolog")
+                f"{scale.map_label} threshold {scale.shown(scale.threshold)} against the mirror homolog"
+                + (f" · {method}" if method else ""))
     figure.text(0.5, 1 - 0.65 / height, subtitle, ha="center", va="center", color="#aab1bb", fontsize=9)
     titles = (f"Post-EVT {scale.map_label}", *(title for _label, title in ROWS[1:]))
     for axes, title in zip(first_column, titles):

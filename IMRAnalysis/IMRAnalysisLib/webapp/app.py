@@ -18,6 +18,7 @@ from trame_slicer.core import LayoutManager, SlicerApp
 from trame_slicer.rca_view import register_rca_factories
 
 from ..errors import InputError
+from ..export import method_summary
 from ..mrml_logic import IMR
 from ..parameters import AnalysisParameters
 from .core import Workstation
@@ -267,7 +268,7 @@ def results_of(measures: dict[str, Any]) -> dict[str, Any]:
         "verdict": f"{verdict} (> {parameters['significance_ml']:g} mL)",
         "parameters": (
             f"{scale.map_label}, threshold {scale.shown(scale.threshold)}, {parameters['direction']}, "
-            f"smoothing {parameters['smoothing_mm']:g} mm, floor {parameters['floor_fraction']:g}, "
+            f"{method_summary(measures)}, floor {parameters['floor_fraction']:g}, "
             f"min cluster {parameters['min_cluster_ml']:g} mL"
         ),
     }

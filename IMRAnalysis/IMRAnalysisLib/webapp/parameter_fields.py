@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InputError
-from ..parameters import MAP_LABELS, AnalysisParameters
+from ..parameters import AUTO, MAP_LABELS, AnalysisParameters
 
 DIRECTIONS = ("decrease", "increase")
 PERFUSION_MAP_STATE = "imr_perfusion_map"
@@ -24,6 +24,7 @@ class ParameterField:
     name: str  # the AnalysisParameters field
     label: str  # may name the map ({map}) and the asymmetry's unit ({unit})
     in_asymmetry_unit: bool = False  # page value = parameter value x the asymmetry's factor (100 for %)
+    accepts_auto: bool = False  # the word "auto" lets the analysis choose (smoothing)
 
     @property
     def state(self) -> str:
@@ -44,7 +45,7 @@ class ParameterField:
 NUMBER_FIELDS = (
     ParameterField("threshold", "Asymmetry threshold ({unit})", in_asymmetry_unit=True),
     ParameterField("significance_ml", "Significant IMR above (mL)"),
-    ParameterField("smoothing_mm", "Smoothing sigma (mm)"),
+    ParameterField("smoothing_mm", "Smoothing sigma (mm, or auto)", accepts_auto=True),
     ParameterField("floor_fraction", "Mirror floor (fraction of normal {map})"),
     ParameterField("min_cluster_ml", "Minimum cluster (mL)"),
 )
@@ -55,7 +56,8 @@ def page_values(parameters: AnalysisParameters) -> dict[str, Any]:
     """State variables showing ``parameters``: each field's value and its label."""
     values: dict[str, Any] = {DIRECTION_STATE: parameters.direction}
     for field in NUMBER_FIELDS:
-        values[field.state] = round(getattr(parameters, field.name) * field.scale(parameters), 6)
+        value = getattr(parameters, field.name)
+        values[field.state] = AUTO if value == AUTO else round(value * field.scale(parameters), 6)
         values[field.label_state] = field.label_for(parameters)
     return values
 
@@ -64,6 +66,9 @@ def parameters_from_page(state: Any, base: AnalysisParameters) -> AnalysisParame
     """``base`` with the page's values, read in ``base``'s units; the fields the page does not show stay."""
     changes: dict[str, Any] = {"direction": state[DIRECTION_STATE]}
     for field in NUMBER_FIELDS:
+        if field.accepts_auto and str(state[field.state]).strip().lower() == AUTO:
+            changes[field.name] = AUTO
+            continue
         try:
             changes[field.name] = float(state[field.state]) / field.scale(base)
         except (TypeError, ValueError) as error:

@@ -177,7 +177,8 @@ def _parameters_panel() -> None:
     with v3.VExpansionPanels(), v3.VExpansionPanel(title="Parameters", id="imr-parameters-panel"):
         with v3.VExpansionPanelText():
             for field in NUMBER_FIELDS:
-                v3.VTextField(v_model=(field.state,), label=(field.label_state,), type="number", density="compact",
+                v3.VTextField(v_model=(field.state,), label=(field.label_state,), density="compact",
+                              type="text" if field.accepts_auto else "number",
                               id=f"imr-param-{field.name}", hide_details=True, classes="mb-2")
             v3.VSelect(v_model=(DIRECTION_STATE,), items=("directions", list(DIRECTIONS)), density="compact",
                        label="Impaired when the map is", id="imr-param-direction", hide_details=True)
