@@ -22,7 +22,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .asymmetry import AsymmetryMaps, SHADING_REPORT_MM, signed_distance
-from .imr import voxel_volume_ml
+from .imr import grown, voxel_volume_ml
 from .midline import mirror
 from .parameters import AnalysisParameters
 from .plane import Plane
@@ -57,13 +57,6 @@ def missing_homologs(lesion: sitk.Image, plane: Plane, smoothing_mm: float) -> H
     return Homologs(near, lesion_array & mirrored & ~near)
 
 
-def _ball_grown(mask: np.ndarray, radius_mm: float, spacing: tuple[float, ...]) -> np.ndarray:
-    image = sitk.GetImageFromArray(mask.astype(np.uint8))
-    image.SetSpacing(spacing)
-    grown = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
-    return sitk.GetArrayViewFromImage(grown) <= radius_mm
-
-
 def mirror_region_contrast(
     image: sitk.Image, lesion: sitk.Image, plane: Plane, brain_mask: sitk.Image,
     parameters: AnalysisParameters, asymmetry: AsymmetryMaps,
@@ -87,8 +80,8 @@ def mirror_region_contrast(
     region &= far_side & ~lesion_array
     if np.count_nonzero(region) * voxel_volume_ml(image) < MIN_MIRROR_REGION_ML:
         return None
-    near, far = (_ball_grown(region, radius, spacing) for radius in _SHELL_MM)
-    shell = far & ~near & far_side & ~_ball_grown(lesion_array, _SHELL_MM[0], spacing) & tissue
+    near, far = (grown(region, radius, spacing) for radius in _SHELL_MM)
+    shell = far & ~near & far_side & ~grown(lesion_array, _SHELL_MM[0], spacing) & tissue
     region &= tissue
     if not region.any() or not shell.any():
         return None

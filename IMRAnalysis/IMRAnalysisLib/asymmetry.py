@@ -32,13 +32,14 @@ from .parameters import AnalysisParameters
 from .plane import Plane
 
 _OUTSIDE = -1.0  # mirror sample beyond the field of view (rCBV is never negative)
-SMOOTHING_LADDER_MM = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0)
-NOISE_TARGET = 1.0 / 3.0  # automatic smoothing: asymmetry noise SD at most this x threshold
+SMOOTHING_LADDER_MM = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0)
+NOISE_TARGET = 0.4  # automatic smoothing: asymmetry noise SD at most this x threshold (2.5 SD from it)
 SHADING_REPORT_MM = 50.0  # the gradient is reported as the asymmetry it makes this far from the plane
 _SHADING_FIT_SMOOTHING_MM = 2.0  # the gradient is smooth: fit it on a smoothed pair, robust to noise
 _NORMAL_TISSUE_MARGIN_MM = 10.0  # around the lesion and its mirror, left out of "normal tissue"
 _MIN_NORMAL_VOXELS = 200
 _ROBUST_SD = 1.4826  # MAD -> SD of a normal distribution
+_Z_99 = 2.3263  # the 99th percentile of a standard normal distribution
 _MAX_MATCHING_WEIGHT = 1.0 / 3.0  # a 3-tap kernel [w, 1 - 2w, w] stays a blur up to here
 
 
@@ -47,9 +48,12 @@ class AsymmetryMaps:
     ratio: sitk.Image  # float32, (value - mirror) / mirror or value - mirror, NaN where undefined
     mirrored: sitk.Image  # float32, the homolog's (smoothed, shading-corrected) value at every voxel
     normal_reference: float  # median map value of normal-appearing brain, the floor's unit
-    smoothing_mm: float = 0.0  # Gaussian sigma applied to both sides
-    noise: float | None = None  # robust SD of the asymmetry in normal tissue (stored units); None: too little tissue
+    smoothing_mm: float = 0.0  # Gaussian sigma applied to both sides for ``ratio``
+    noise: float | None = None  # robust SD of normal-tissue asymmetry on ``ratio`` (stored units); None: too little tissue
     shading_percent: float | None = None  # fitted left-right gradient at SHADING_REPORT_MM; None: not corrected
+    detection: sitk.Image | None = None  # the asymmetry at ``detection_smoothing_mm``; None: ``ratio`` itself
+    detection_smoothing_mm: float = 0.0
+    tail_noise: float | None = None  # SD read from the tails of normal-tissue asymmetry on the detection map
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class _Pair:
     own: np.ndarray
     mirror: np.ndarray
     outside: np.ndarray  # homolog beyond the field of view
+    spacing: tuple[float, ...]
 
 
 def normal_tissue_reference(image: sitk.Image, brain: np.ndarray) -> float:
@@ -130,7 +135,7 @@ def _homolog_pair(image: sitk.Image, plane: Plane, match_resolution: bool) -> _P
     if match_resolution:
         own = match_interpolation_blur(own, interpolation_variance(image, plane))
     mirrored[outside] = own[outside]  # keeps smoothing from spreading the sentinel; masked below
-    return _Pair(own, mirrored, outside)
+    return _Pair(own, mirrored, outside, image.GetSpacing())
 
 
 def _grid_projection(image: sitk.Image, point: np.ndarray, vector: np.ndarray) -> np.ndarray:
@@ -220,7 +225,44 @@ def normal_tissue(image: sitk.Image, plane: Plane, brain: np.ndarray, lesion: np
 
 
 def robust_sd(values: np.ndarray) -> float:
+    """SD of the bulk (median absolute deviation): what the voxel noise of a ratio is."""
     return float(_ROBUST_SD * np.median(np.abs(values - np.median(values))))
+
+
+def tail_sd(values: np.ndarray) -> float:
+    """SD read from the 1st and 99th percentiles: equal to the SD for Gaussian noise, larger
+    when partial volume at tissue edges (thick slices, tilted heads) gives heavy tails, which
+    are what cross a threshold."""
+    low, high = np.percentile(values, [1.0, 99.0])
+    return float((high - low) / (2.0 * _Z_99))
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """Asymmetry of normal tissue at each smoothing of the ladder, computed once each."""
+
+    pair: _Pair
+    field: np.ndarray | None
+    normal: np.ndarray
+    spacing: tuple[float, ...]
+    difference: bool
+
+    def values(self, sigma_mm: float) -> np.ndarray:
+        own = _smoothed(self.pair.own, sigma_mm, self.spacing)[self.normal]
+        other = _smoothed(self.pair.mirror, sigma_mm, self.spacing)[self.normal]
+        return _asymmetry(own, other, None if self.field is None else self.field[self.normal], self.difference)
+
+    def least(self, spread, target: float) -> float:
+        """Smallest ladder sigma whose ``spread`` of normal-tissue asymmetry is within ``target``
+        (the largest if none): a bisection, since smoothing only lowers the spread."""
+        low, high = 0, len(SMOOTHING_LADDER_MM) - 1
+        while low < high:
+            middle = (low + high) // 2
+            if spread(self.values(SMOOTHING_LADDER_MM[middle])) <= target:
+                high = middle
+            else:
+                low = middle + 1
+        return SMOOTHING_LADDER_MM[low]
 
 
 def _asymmetry(own: np.ndarray, other: np.ndarray, field: np.ndarray | None, difference: bool) -> np.ndarray:
@@ -232,31 +274,6 @@ def _asymmetry(own: np.ndarray, other: np.ndarray, field: np.ndarray | None, dif
         return (own - expected) / expected
 
 
-def _noise(pair: _Pair, field: np.ndarray | None, normal: np.ndarray, sigma_mm: float,
-           spacing: tuple[float, ...], difference: bool) -> float:
-    own = _smoothed(pair.own, sigma_mm, spacing)[normal]
-    other = _smoothed(pair.mirror, sigma_mm, spacing)[normal]
-    return robust_sd(_asymmetry(own, other, None if field is None else field[normal], difference))
-
-
-def _least_smoothing(pair: _Pair, field: np.ndarray | None, normal: np.ndarray, target: float,
-                     spacing: tuple[float, ...], difference: bool) -> tuple[float, float]:
-    """Smallest ladder sigma whose asymmetry noise is within ``target`` (the largest if none): bisection,
-    since smoothing only lowers the noise."""
-    low, high = 0, len(SMOOTHING_LADDER_MM) - 1
-    noise = {}
-    while low < high:
-        middle = (low + high) // 2
-        noise[middle] = _noise(pair, field, normal, SMOOTHING_LADDER_MM[middle], spacing, difference)
-        if noise[middle] <= target:
-            high = middle
-        else:
-            low = middle + 1
-    if low not in noise:
-        noise[low] = _noise(pair, field, normal, SMOOTHING_LADDER_MM[low], spacing, difference)
-    return SMOOTHING_LADDER_MM[low], noise[low]
-
-
 def compute_asymmetry(
     image: sitk.Image,
     plane: Plane,
@@ -264,10 +281,14 @@ def compute_asymmetry(
     brain_mask: sitk.Image,
     lesion: sitk.Image | None = None,
 ) -> AsymmetryMaps:
-    """Asymmetry of ``image`` through ``plane`` on ``image``'s own grid.
+    """Asymmetry of ``image`` through ``plane`` on ``image``'s own grid, at two scales.
 
-    ``lesion`` (post grid) only keeps the lesion and its mirror out of the normal tissue
-    on which the noise and the shading gradient are measured.
+    Automatic smoothing gives two: ``ratio``, the least smoothing that brings the bulk noise
+    of normal tissue (robust SD) within target, sharp enough to place IMR's edges; and
+    ``detection``, the least that brings the tails (1st/99th percentiles) within target,
+    so that normal tissue does not cross the threshold. IMR is counted on the first near
+    regions the second finds (``imr.segment_imr``). A fixed smoothing gives one scale.
+    ``lesion`` (post grid) only keeps the lesion and its mirror out of the normal tissue.
     """
     spacing = image.GetSpacing()
     brain = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
@@ -281,22 +302,36 @@ def compute_asymmetry(
     field, shading = None, None
     if parameters.shading_correction and not difference and measurable:
         field, shading = _shading_field(pair, image, plane, normal, signed_distance(image, plane))
+    ladder = _Ladder(pair, field, normal, spacing, difference)
+    target = NOISE_TARGET * parameters.threshold
     if parameters.automatic_smoothing and measurable:
-        sigma, noise = _least_smoothing(pair, field, normal, NOISE_TARGET * parameters.threshold, spacing, difference)
+        fine = ladder.least(robust_sd, target)
+        detection = max(fine, ladder.least(tail_sd, target))
     else:
-        sigma = 0.0 if parameters.automatic_smoothing else float(parameters.smoothing_mm)
-        noise = _noise(pair, field, normal, sigma, spacing, difference) if measurable else None
-    own = _smoothed(pair.own, sigma, spacing)
-    other = _smoothed(pair.mirror, sigma, spacing)
+        fine = detection = 0.0 if parameters.automatic_smoothing else float(parameters.smoothing_mm)
+    noise = robust_sd(ladder.values(fine)) if measurable else None
+    tail_noise = tail_sd(ladder.values(detection)) if measurable else None
+    within = brain if parameters.brain_mask else None
+    ratio, mirrored = _maps(pair, field, fine, floor, within, difference)
+    detected = None if detection == fine else _like(_maps(pair, field, detection, floor, within, difference)[0], image)
+    return AsymmetryMaps(_like(ratio, image), _like(mirrored, image), reference, fine, noise, shading,
+                         detected, detection, tail_noise)
+
+
+def _maps(pair: _Pair, field: np.ndarray | None, sigma_mm: float, floor: float, brain: np.ndarray | None,
+          difference: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The asymmetry (NaN where undefined) and the homolog's expected value, float32, at one smoothing."""
+    spacing = pair.spacing
+    own = _smoothed(pair.own, sigma_mm, spacing)
+    other = _smoothed(pair.mirror, sigma_mm, spacing)
     if field is not None:
         other = other * np.exp(field)
     defined = ~pair.outside & ((other > floor) if difference else (other >= floor))
-    if parameters.brain_mask:
+    if brain is not None:
         defined &= brain
     ratio = np.full(own.shape, np.nan, dtype=np.float32)
     ratio[defined] = _asymmetry(own[defined], other[defined], None, difference)
-    mirrored = np.where(pair.outside, np.nan, other).astype(np.float32)
-    return AsymmetryMaps(_like(ratio, image), _like(mirrored, image), reference, sigma, noise, shading)
+    return ratio, np.where(pair.outside, np.nan, other).astype(np.float32)
 
 
 def _like(array: np.ndarray, reference: sitk.Image) -> sitk.Image:

@@ -66,22 +66,43 @@ def voxel_volume_ml(image: sitk.Image) -> float:
     return float(np.prod(image.GetSpacing())) / 1000.0
 
 
+def grown(mask: np.ndarray, radius_mm: float, spacing: tuple[float, ...]) -> np.ndarray:
+    """(z, y, x) ``mask`` grown by ``radius_mm`` in physical distance."""
+    if not mask.any():
+        return mask.copy()
+    image = sitk.GetImageFromArray(mask.astype(np.uint8))
+    image.SetSpacing(spacing)
+    distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
+    return sitk.GetArrayViewFromImage(distance) <= radius_mm
+
+
+def _beyond(ratio: sitk.Image, region: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    array = sitk.GetArrayViewFromImage(ratio)
+    with np.errstate(invalid="ignore"):
+        return region & (array < -threshold), region & (array > threshold)
+
+
 def segment_imr(
     ratio: sitk.Image, lesion: sitk.Image, exclusion: sitk.Image | None, parameters: AnalysisParameters,
-    unmeasurable: np.ndarray | None = None,
+    unmeasurable: np.ndarray | None = None, detection: sitk.Image | None = None, reach_mm: float = 0.0,
 ) -> Segments:
     """IMR and hyperperfusion masks from the asymmetry ratio, lesion and exclusion (post grid).
 
-    ``unmeasurable`` lesion voxels (no usable mirror homolog) are counted in neither.
+    ``unmeasurable`` lesion voxels (no usable mirror homolog) are counted in neither. With a
+    ``detection`` map (the asymmetry smoothed until normal tissue stays within the
+    threshold), a voxel beyond the threshold on ``ratio`` counts only within ``reach_mm`` of
+    a voxel beyond it on ``detection``: the sharper map places the edges, the smoother one
+    keeps noise and partial-volume tails out, and neither alone shrinks or inflates IMR.
     """
-    ratio_array = sitk.GetArrayViewFromImage(ratio)
     exclusion = exclusion if exclusion is not None else empty_like(ratio)
     region = sitk.GetArrayViewFromImage(lesion).astype(bool) & ~sitk.GetArrayViewFromImage(exclusion).astype(bool)
     if unmeasurable is not None:
         region &= ~unmeasurable
-    with np.errstate(invalid="ignore"):
-        lower = region & (ratio_array < -parameters.threshold)
-        higher = region & (ratio_array > parameters.threshold)
+    lower, higher = _beyond(ratio, region, parameters.threshold)
+    if detection is not None:
+        found_lower, found_higher = _beyond(detection, region, parameters.threshold)
+        lower &= grown(found_lower, reach_mm, ratio.GetSpacing())
+        higher &= grown(found_higher, reach_mm, ratio.GetSpacing())
     impaired, opposite = (lower, higher) if parameters.direction == "decrease" else (higher, lower)
     min_voxels = parameters.min_cluster_ml / voxel_volume_ml(ratio)
     impaired, imr_clusters = _drop_small_clusters(impaired, min_voxels)

@@ -92,8 +92,11 @@ def compute_measures(
         "lesion_without_homolog_ml": assessment.missing_homolog_ml,
         f"normal_tissue_{parameters.perfusion_map}": round(asymmetry.normal_reference, 6),
         "asymmetry_smoothing_mm": asymmetry.smoothing_mm,
+        "detection_smoothing_mm": asymmetry.detection_smoothing_mm,
         f"asymmetry_noise_{scale.suffix}": _rounded(
             None if asymmetry.noise is None else asymmetry.noise * scale.factor, 2),
+        f"asymmetry_tail_noise_{scale.suffix}": _rounded(
+            None if asymmetry.tail_noise is None else asymmetry.tail_noise * scale.factor, 2),
         "left_right_gradient_percent": _rounded(asymmetry.shading_percent, 2),
         f"mirror_region_contrast_{scale.suffix}": _rounded(
             None if assessment.mirror_contrast is None else assessment.mirror_contrast * scale.factor, 2),

@@ -27,6 +27,7 @@ from .registration import Cancel, RegistrationResult, align_to_post, resample_on
 
 Progress = Callable[[str], None]
 # what the asymmetry map depends on (the threshold sets the automatic smoothing's noise target)
+DETECTION_REACH = 2.0  # IMR counted within this many detection sigmas of what the detection map finds
 _ASYMMETRY_PARAMETERS = ("smoothing_mm", "match_resolution", "shading_correction", "floor_fraction", "brain_mask",
                          "asymmetry", "threshold")
 
@@ -167,9 +168,10 @@ def measure(
         asymmetry = compute_asymmetry(post, midline.plane, parameters, brain_mask, lesion)
     missing = None
     if parameters.assessability_checks:
-        homologs = missing_homologs(lesion, midline.plane, asymmetry.smoothing_mm)
+        homologs = missing_homologs(lesion, midline.plane, asymmetry.detection_smoothing_mm)
         missing = homologs.missing
-    segments = segment_imr(asymmetry.ratio, lesion, exclusion, parameters, missing)
+    segments = segment_imr(asymmetry.ratio, lesion, exclusion, parameters, missing, asymmetry.detection,
+                           DETECTION_REACH * asymmetry.detection_smoothing_mm)
     assessment = (assess(post, lesion, midline.plane, brain_mask, parameters, asymmetry, homologs,
                          volume_ml(segments.imr))
                   if parameters.assessability_checks else Assessment())
