@@ -1,17 +1,22 @@
 """``imr-analysis``: the command line other tools rely on.
 
 Exit status 0 on success, 2 with one line naming the file and the problem for every
-user error, 1 only for a genuine bug (with its traceback, so it can be reported).
+user error, 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, 1 only for a genuine bug
+(with its traceback, so it can be reported). Stderr holds only this program's lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Callable, Iterator, NoReturn, Sequence, TextIO
 
 import SimpleITK as sitk
 
@@ -22,6 +27,7 @@ from .errors import AnalysisCancelled, InputError
 from .export import export_results
 from .image_io import check_map, read_map, read_mask, require_inside, require_overlap
 from .measures import HEADLINE_MEASURES
+from .option_types import finite_float, seed
 from .parameters import TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
 from .patient_folder import map_role
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
@@ -29,6 +35,18 @@ from .plane import Plane
 from .results_folder import check_output_folder, staged_output_folder
 
 _INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
+_INPUT_OPTIONS = (*_INPUT_ROLES, "arrival_dsc", "post_dsc", "day5_dsc")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An option mistake is one line, like every other user error (the usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that half-written outputs are cleaned up as on Ctrl-C."""
 
 
 class Reporter:
@@ -50,28 +68,28 @@ def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--map", choices=tuple(DSC_MAPS), default="rcbv",
                        help="map the asymmetry is measured on (default %(default)s, as in the paper); "
                             "tmax uses the difference in seconds with --direction increase")
-    group.add_argument("--threshold-percent", type=float,
+    group.add_argument("--threshold-percent", type=finite_float,
                        help=f"asymmetry beyond which a voxel counts, in %% of the mirror value "
                             f"(rcbv, rcbf; default {defaults.threshold * 100:g})")
-    group.add_argument("--threshold-seconds", type=float,
+    group.add_argument("--threshold-seconds", type=finite_float,
                        help=f"Tmax difference to the mirror beyond which a voxel counts (tmax; "
                             f"default {TMAX_THRESHOLD_S:g})")
     group.add_argument("--direction", choices=("decrease", "increase"),
                        help="sign of asymmetry that counts as impaired reperfusion (default decrease, "
                             "increase for tmax; the opposite sign is the Hyperperfusion segment)")
-    group.add_argument("--significance-ml", type=float, default=defaults.significance_ml,
+    group.add_argument("--significance-ml", type=finite_float, default=defaults.significance_ml,
                        help="IMR volume above which IMR is significant, mL (default %(default)g)")
-    group.add_argument("--smoothing-mm", type=float, default=defaults.smoothing_mm,
+    group.add_argument("--smoothing-mm", type=finite_float, default=defaults.smoothing_mm,
                        help="Gaussian sigma applied before the ratio, mm (default %(default)g = none)")
-    group.add_argument("--floor", type=float, default=defaults.floor_fraction,
+    group.add_argument("--floor", type=finite_float, default=defaults.floor_fraction,
                        help="ratio undefined where the mirror value is below this fraction of "
                             "normal-tissue rCBV (default %(default)g)")
-    group.add_argument("--min-cluster-ml", type=float, default=defaults.min_cluster_ml,
+    group.add_argument("--min-cluster-ml", type=finite_float, default=defaults.min_cluster_ml,
                        help="drop IMR/hyperperfusion clusters smaller than this, mL (default %(default)g)")
     group.add_argument("--no-brain-mask", action="store_true", help="do not restrict the map to a brain mask")
     group.add_argument("--no-registration", action="store_true",
                        help="the timepoints are already aligned on one grid in physical space")
-    group.add_argument("--seed", type=int, default=defaults.registration_seed,
+    group.add_argument("--seed", type=seed, default=defaults.registration_seed,
                        help="seed of the registration sampling (default %(default)s)")
 
 
@@ -122,7 +140,7 @@ def _midline_from(values: list[str] | None) -> Plane | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="imr-analysis",
         description="Impaired microvascular reperfusion (IMR) after thrombectomy from perfusion MRI.",
     )
@@ -243,12 +261,18 @@ def _analyse(args: argparse.Namespace, say: Callable[[str], None]) -> tuple[Anal
     return result, inputs
 
 
+def _input_paths(args: argparse.Namespace) -> list[str]:
+    """Every file or folder ``run`` reads: the result folder may hold none of them."""
+    paths = [getattr(args, name) for name in _INPUT_OPTIONS if getattr(args, name)]
+    return paths + (args.midline if args.midline and len(args.midline) == 1 else [])
+
+
 def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     """Parsed ``run`` arguments -> the patient's result folder; the measures (the one path cohorts share)."""
     out = Path(args.out)
-    check_output_folder(out, args.overwrite)
+    check_output_folder(out, args.overwrite, _input_paths(args))
     result, inputs = _analyse(args, say)
-    export_results(out, result, args.overwrite, {"inputs": inputs.sources})
+    export_results(out, result, args.overwrite, {"inputs": inputs.sources}, _input_paths(args))
     return result.measures
 
 
@@ -302,16 +326,57 @@ _COMMANDS = {"run": command_run, "demo": command_demo, "perfusion": command_perf
              "app": command_app}
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+@contextmanager
+def _sigterm_cancels() -> Iterator[None]:
+    """SIGTERM ends the command like Ctrl-C; only the main thread may install a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    print(f"imr-analysis: warning: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _own_messages_only() -> Iterator[None]:
+    """Keep ITK/GDCM warnings and dependencies' Python warnings off stderr; ours become one line."""
+    itk_warnings = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.filterwarnings("default", module=r"IMRAnalysisLib\.")
+            warnings.showwarning = _show_warning
+            yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(itk_warnings)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        with _sigterm_cancels(), _own_messages_only():
+            return _COMMANDS[args.command](args)
     except InputError as error:
         print(f"imr-analysis: error: {error}", file=sys.stderr)
         return 2
     except AnalysisCancelled as error:
         print(f"imr-analysis: {error}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt as interruption:
+        print("imr-analysis: interrupted", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(interruption, _Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from .dsc_io import DscSeries, read_dsc
 from .dsc_maps import UNITS, perfusion_maps
 from .errors import InputError
 from .image_io import read_mask
+from .option_types import finite_float
 from .results_folder import check_output_folder, staged_output_folder
 
 
@@ -37,8 +38,8 @@ def map_from_dsc(path: str, te: float | None, tr: float | None, name: str) -> si
 
 def add_timing_options(parser: argparse.ArgumentParser) -> None:
     """``--te`` / ``--tr``: every command that reads DSC series lets the user correct its header."""
-    parser.add_argument("--te", type=float, help="echo time of the DSC series in seconds (overrides the header)")
-    parser.add_argument("--tr", type=float, help="time between DSC dynamics in seconds (overrides the header)")
+    parser.add_argument("--te", type=finite_float, help="echo time of the DSC series in seconds (overrides the header)")
+    parser.add_argument("--tr", type=finite_float, help="time between DSC dynamics in seconds (overrides the header)")
 
 
 def add_perfusion_parser(commands: argparse._SubParsersAction) -> None:
@@ -75,7 +76,8 @@ def command_perfusion(args: argparse.Namespace) -> int:
 
     say = Reporter(args.quiet)
     out = Path(args.out)
-    check_output_folder(out, args.overwrite)
+    inputs = [path for path in (args.dsc, args.aif_mask, args.reference_mask) if path]
+    check_output_folder(out, args.overwrite, inputs)
     say("reading and checking the DSC series")
     series = read_dsc(args.dsc, args.te, args.tr)
     aif_mask = (_series_mask(args.aif_mask, "AIF mask", series), args.aif_mask) if args.aif_mask else None
@@ -83,7 +85,7 @@ def command_perfusion(args: argparse.Namespace) -> int:
     say(f"computing perfusion maps ({args.method}, {series.signal.shape[0]} dynamics, TE {series.te:g} s, "
         f"TR {series.tr:g} s)")
     maps = perfusion_maps(series, aif_mask, reference, args.method, args.leakage_correction)
-    with staged_output_folder(out, args.overwrite) as staging:
+    with staged_output_folder(out, args.overwrite, inputs) as staging:
         maps.write(staging)
         summary = {
             "dsc": str(args.dsc), "te_s": series.te, "tr_s": series.tr, "method": args.method,
