@@ -364,7 +364,10 @@ def _own_messages_only() -> Iterator[None]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, --version or an option mistake (already reported)
+        return int(stop.code or 0)
     try:
         with _sigterm_cancels(), _own_messages_only():
             return _COMMANDS[args.command](args)

@@ -1,0 +1,157 @@
+"""Hostile inputs and interruptions of ``run``, ``demo`` and ``perfusion``: exit 2 (or 130/143) with
+one line, and nothing the project did not write is ever replaced or deleted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+from IMRAnalysisLib.cli import main
+from IMRAnalysisLib.parameters import AnalysisParameters
+from IMRAnalysisLib.errors import InputError
+
+ROLES = ("arrival", "post", "day5", "lesion")
+
+
+@pytest.fixture()
+def patient(phantom_files: dict[str, Path], tmp_path: Path) -> dict[str, Path]:
+    """A private copy of the phantom's inputs in one folder, as a user keeps them."""
+    folder = tmp_path / "patient"
+    folder.mkdir()
+    return {role: Path(shutil.copy(phantom_files[role], folder / phantom_files[role].name)) for role in ROLES}
+
+
+def run_argv(files: dict[str, Path], out: Path, *options: str, **replace: Path | str) -> list[str]:
+    roles = {role: files[role] for role in ROLES} | replace
+    return ["run", "--quiet", "--out", str(out), *[f"--{role}={path}" for role, path in roles.items()], *options]
+
+
+def error_line(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
+    status = main(argv)
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert status == 2, captured.err
+    assert len(lines) == 1 and "Traceback" not in captured.err, captured.err
+    assert captured.out == ""
+    return lines[0]
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+# --- the output folder -------------------------------------------------------------------
+
+
+def test_overwrite_never_deletes_the_folder_holding_the_inputs(patient, capsys) -> None:
+    folder = patient["post"].parent
+    (folder / "notes.txt").write_text("clinical notes")
+    before = contents(folder)
+    line = error_line(capsys, run_argv(patient, folder, "--overwrite"))
+    assert str(folder) in line and "input" in line
+    assert contents(folder) == before
+
+
+def test_overwrite_never_replaces_a_folder_the_project_did_not_write(patient, tmp_path, capsys) -> None:
+    other = tmp_path / "thesis"
+    other.mkdir()
+    (other / "chapter1.tex").write_text("years of work")
+    line = error_line(capsys, run_argv(patient, other, "--overwrite"))
+    assert "thesis" in line and ".imr-analysis-result" in line
+    assert (other / "chapter1.tex").read_text() == "years of work"
+
+
+@pytest.mark.parametrize("command", ["demo", "perfusion"])
+def test_demo_and_perfusion_overwrite_only_result_folders(command, tmp_path, capsys) -> None:
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "keep.txt").write_text("keep")
+    argv = [command, "--out", str(other), "--overwrite", "--quiet"]
+    if command == "perfusion":
+        argv += ["--dsc", str(tmp_path / "series.nii.gz")]
+    line = error_line(capsys, argv)
+    assert "mine" in line and ".imr-analysis-result" in line
+    assert (other / "keep.txt").read_text() == "keep"
+
+
+def test_perfusion_refuses_to_write_into_the_series_folder(tmp_path, capsys) -> None:
+    series = tmp_path / "dicom"
+    series.mkdir()
+    line = error_line(capsys, ["perfusion", "--dsc", str(series), "--out", str(series / "maps"), "--quiet"])
+    assert "inside the input folder" in line
+
+
+# --- options are checked before any work ---------------------------------------------------
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--significance-ml", "nan"), ("--min-cluster-ml", "nan"), ("--smoothing-mm", "nan"),
+    ("--threshold-percent", "nan"), ("--floor", "nan"), ("--floor", "inf"), ("--significance-ml", "inf"),
+    ("--te", "nan"), ("--tr", "inf"),
+])
+def test_non_finite_option_is_refused_naming_it(patient, tmp_path, capsys, option, value) -> None:
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", option, value))
+    assert option in line and "finite" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_tmax_threshold_seconds_checked_before_work(patient, tmp_path, value) -> None:
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "IMRAnalysisLib.cli", *run_argv(patient, tmp_path / "out", "--map", "tmax",
+                                                                f"--threshold-seconds={value}")],
+        capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
+    assert "--threshold-seconds" in completed.stderr and "finite" in completed.stderr
+    assert time.perf_counter() - started < 6  # no reading or registration was done
+
+
+@pytest.mark.parametrize("value", ["-1", "99999999999", "1.5"])
+def test_seed_out_of_range_is_refused(patient, tmp_path, capsys, value) -> None:
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", "--seed", value))
+    assert "--seed" in line
+
+
+@pytest.mark.parametrize("field", ["threshold", "significance_ml", "smoothing_mm", "floor_fraction",
+                                   "min_cluster_ml"])
+def test_parameters_refuse_non_finite_values_for_every_front_end(field) -> None:
+    for value in (float("nan"), float("inf")):
+        with pytest.raises(InputError, match=f"{field} must be a finite number"):
+            AnalysisParameters.for_map("tmax" if field == "threshold" else "rcbv", **{field: value})
+    with pytest.raises(InputError, match="seed"):
+        AnalysisParameters(registration_seed=-1)
+
+
+# --- interruptions -------------------------------------------------------------------------
+
+
+def _interrupt_while_exporting(argv: list[str], out: Path, signal_number: int) -> subprocess.CompletedProcess:
+    """Start the command, send the signal as soon as its staging folder appears, wait for the end."""
+    process = subprocess.Popen([sys.executable, "-m", "IMRAnalysisLib.cli", *argv],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not any(out.parent.glob(f".{out.name}.staging-*")) and process.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    process.send_signal(signal_number)
+    stdout, stderr = process.communicate(timeout=120)
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
+@pytest.mark.parametrize("signal_number, status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_interrupted_run_exits_with_one_line_and_leaves_no_litter(patient, tmp_path, signal_number, status) -> None:
+    out = tmp_path / "results"
+    finished = _interrupt_while_exporting(run_argv(patient, out), out, signal_number)
+    assert finished.returncode == status, finished.stderr
+    assert finished.stderr.strip().splitlines() == ["imr-analysis: interrupted"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["patient"]
