@@ -8,12 +8,10 @@ geometry (LPS origin, spacing, direction cosines): nothing here resamples or reo
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import shutil
 import tempfile
-import zlib
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -21,6 +19,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
+from .nifti_payload import stored_values
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 
@@ -76,7 +75,7 @@ def check_map(image: sitk.Image, source: str | Path, role: str) -> sitk.Image:
     """
     image = sitk.Cast(image, sitk.sitkFloat32)
     values = sitk.GetArrayViewFromImage(image)
-    _require_finite(values, source, role)
+    require_finite(values, source, role)
     _require_non_negative(values, source, role)
     _require_not_constant(values, source, role)
     return image
@@ -119,7 +118,7 @@ def _read_file(path: Path, role: str) -> sitk.Image:
     spacing, direction = _spatial_geometry(reader.GetSpacing(), reader.GetDirection())
     _check_geometry(spacing, direction, reader.GetOrigin(), path, role)
     if image_io == "NiftiImageIO":
-        _require_complete_nifti(reader, path, role)
+        check_nifti_file(path, role)
     image = _read_or_fail(reader.Execute, path, role, format_name)
     return _squeezed(image) if image.GetDimension() == 4 else image
 
@@ -243,35 +242,20 @@ def _squeezed(image: sitk.Image) -> sitk.Image:
     )
 
 
-def _require_complete_nifti(reader: sitk.ImageFileReader, path: Path, role: str) -> None:
-    """ITK silently zero-fills a truncated NIfTI file, so check the data length ourselves."""
-    ndim = int(reader.GetMetaData("dim[0]"))
-    voxels = int(np.prod([int(reader.GetMetaData(f"dim[{i}]")) for i in range(1, ndim + 1)]))
-    needed = int(float(reader.GetMetaData("vox_offset"))) + voxels * int(reader.GetMetaData("bitpix")) // 8
-    if _stored_length(path) < needed:
+def check_nifti_file(path: Path, role: str) -> None:
+    """Refuse a NIfTI file cut short or holding NaN/inf voxels: ITK would zero-fill or zero them silently."""
+    values = stored_values(path)
+    if values is None:
         raise InputError(f"the {role} file is truncated or damaged: its image data is incomplete", path)
-
-
-def _stored_length(path: Path) -> int:
-    """Bytes of the (uncompressed) file, or -1 when its gzip stream is cut or corrupt."""
-    with path.open("rb") as stream:
-        is_gzip = stream.read(2) == b"\x1f\x8b"
-    if not is_gzip:
-        return path.stat().st_size
-    total = 0
-    try:
-        with gzip.open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                total += len(chunk)
-    except (EOFError, OSError, zlib.error):
-        return -1
-    return total
+    if values.dtype.kind == "f":
+        require_finite(values, path, role)
 
 
 # --- voxel value checks -----------------------------------------------------------------
 
 
-def _require_finite(values: np.ndarray, path: str | Path, role: str) -> None:
+def require_finite(values: np.ndarray, path: str | Path, role: str) -> None:
+    """Refuse NaN and infinite values, counting each, for maps and series alike."""
     finite = np.isfinite(values)
     if not finite.all():
         nan = int(np.count_nonzero(np.isnan(values)))

@@ -198,6 +198,22 @@ def test_truncated_file(tmp_path, suffix):
     assert_input_error(lambda: read_image(path, "post-EVT rCBV map"), path, "truncated")
 
 
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_nifti_nan_and_inf_are_refused_not_read_as_zero(tmp_path, suffix, endian):
+    """SimpleITK reads them as 0; the stored data says otherwise (file written by nibabel)."""
+    nibabel = pytest.importorskip("nibabel")
+    values = ramp((6, 7, 8)).astype(endian + "f4")
+    values[1, 2, 3:6] = np.nan
+    values[2, 2, 2] = np.inf
+    path = tmp_path / f"holes{suffix}"
+    header = nibabel.Nifti1Header(endianness=endian)
+    nibabel.save(nibabel.Nifti1Image(values, np.diag([2.0, 2.0, 3.0, 1.0]), header), str(path))
+    message = assert_input_error(lambda: read_map(path, "post-EVT rCBV map"), path, "3 NaN and 1 infinite")
+    assert "finite" in message
+    assert_input_error(lambda: read_image(path, "post-EVT rCBV map"), path, "NaN")
+
+
 @pytest.mark.parametrize("suffix", [".nhdr", ".mhd"])
 def test_detached_header_with_missing_data_file(tmp_path, suffix):
     path = tmp_path / f"map{suffix}"
