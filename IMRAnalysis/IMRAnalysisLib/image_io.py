@@ -42,6 +42,14 @@ _DATA_FILE_FIELD = re.compile(
 )
 # Continuous-index slack so that voxels exactly on a shared grid edge count as inside.
 _EDGE_TOLERANCE = 1e-6
+# Voxel edges of a head image, mm: outside this the header is in other units (metres) or broken.
+SPACING_RANGE_MM = (0.1, 30.0)
+# Columns of a direction matrix further from orthonormal than this are sheared, not rounded.
+_ORTHONORMAL_TOLERANCE = 1e-3
+# Voxels along every axis of a map: the smoothing and registration need at least four.
+MIN_MAP_VOXELS = 4
+_SHEARED = ("the {role} has a sheared geometry: its axes are not perpendicular unit vectors, so its voxel "
+            "volumes would be wrong; resample it onto a regular grid")
 
 _Result = TypeVar("_Result")
 
@@ -73,6 +81,7 @@ def check_map(image: sitk.Image, source: str | Path, role: str) -> sitk.Image:
 
     Separate from reading so that maps arriving as scene nodes get the same checks.
     """
+    _require_enough_voxels(image.GetSize(), source, role)
     image = sitk.Cast(image, sitk.sitkFloat32)
     values = sitk.GetArrayViewFromImage(image)
     require_finite(values, source, role)
@@ -153,6 +162,8 @@ def _read_or_fail(step: Callable[[], _Result], path: Path, role: str, format_nam
     try:
         return step()
     except RuntimeError as error:
+        if "orthonormal" in str(error):  # ITK's NIfTI reader refuses a sheared sform/qform itself
+            raise InputError(_SHEARED.format(role=role), path) from error
         raise InputError(
             f"the {role} cannot be read: the file is damaged, truncated or not a valid {format_name} file",
             path,
@@ -201,6 +212,13 @@ def _check_shape(dimension: int, size: tuple[int, ...], components: int, path: P
         )
 
 
+def _require_enough_voxels(size: tuple[int, ...], path: str | Path, role: str) -> None:
+    if min(size) < MIN_MAP_VOXELS:
+        shape = " x ".join(str(n) for n in size)
+        raise InputError(f"the {role} has too few voxels along one axis ({shape}); "
+                         f"a map needs at least {MIN_MAP_VOXELS} in every direction", path)
+
+
 def _spatial_geometry(
     spacing: tuple[float, ...], direction: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -225,8 +243,15 @@ def _check_geometry(
         raise InputError(
             f"the {role} has a degenerate geometry: voxel spacing ({values}) must be positive", path
         )
+    low, high = SPACING_RANGE_MM
+    if np.any(spacing < low) or np.any(spacing > high):
+        values = ", ".join(f"{s:g}" for s in spacing)
+        raise InputError(f"the {role} has a voxel spacing of ({values}) mm, not plausible for a head image "
+                         f"(expected {low:g} to {high:g} mm; is the header in metres?)", path)
     if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-6:
         raise InputError(f"the {role} has a degenerate geometry: its direction matrix is singular", path)
+    if np.abs(matrix.T @ matrix - np.eye(3)).max() > _ORTHONORMAL_TOLERANCE:
+        raise InputError(_SHEARED.format(role=role), path)
     if not np.all(np.isfinite(origin)):
         raise InputError(f"the {role} has a degenerate geometry: its origin is not a finite point", path)
 

@@ -90,6 +90,33 @@ def test_perfusion_refuses_to_write_into_the_series_folder(tmp_path, capsys) -> 
     assert "inside the input folder" in line
 
 
+# --- images the analysis cannot mean ------------------------------------------------------
+
+
+def _post_variant(patient: dict[str, Path], name: str, change) -> Path:
+    image = change(sitk.ReadImage(str(patient["post"])))
+    path = patient["post"].parent / name
+    sitk.WriteImage(image, str(path))
+    return path
+
+
+def _in_metres(image: sitk.Image) -> sitk.Image:
+    image.SetSpacing(tuple(s * 0.001 for s in image.GetSpacing()))
+    image.SetOrigin(tuple(o * 0.001 for o in image.GetOrigin()))
+    return image
+
+
+@pytest.mark.parametrize("name, change, words", [
+    ("metres.nrrd", _in_metres, "metres"),
+    ("three.nrrd", lambda image: image[:, :, 10:13], "too few voxels"),
+    ("two.nrrd", lambda image: image[:, :, 10:12], "too few voxels"),
+])
+def test_unusable_geometry_is_one_line_naming_the_file(patient, tmp_path, capsys, name, change, words) -> None:
+    path = _post_variant(patient, name, change)
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", post=path))
+    assert name in line and words in line
+
+
 # --- options are checked before any work ---------------------------------------------------
 
 

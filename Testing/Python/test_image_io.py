@@ -270,7 +270,11 @@ def test_vector_image(tmp_path):
     [
         ("space directions: (0,0,0) (0,1,0) (0,0,1)", ("degenerate", "spacing")),
         ("space directions: (1,0,0) (1,0,0) (0,0,1)", ("degenerate", "singular")),
+        ("space directions: (1,0,0) (0.5,1,0) (0,0,1)", ("sheared", "not perpendicular")),
+        ("space directions: (0.001875,0,0) (0,0.001875,0) (0,0,0.0065)", ("0.001875", "metres")),
+        ("space directions: (1,0,0) (0,1,0) (0,0,100)", ("spacing", "not plausible")),
     ],
+    ids=["zero-spacing", "singular", "sheared", "metres", "huge"],
 )
 def test_degenerate_nrrd_geometry(tmp_path, fields, words):
     path = write_nrrd_header(tmp_path / "bad.nrrd", fields)
@@ -289,6 +293,21 @@ def test_negative_spacing(tmp_path):
 
 
 # --- maps -----------------------------------------------------------------------------
+
+
+def test_sheared_nifti(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    path = tmp_path / "sheared.nii.gz"
+    affine = np.array([[2.0, 1.0, 0, 0], [0, 2.0, 0, 0], [0, 0, 3.0, 0], [0, 0, 0, 1]])
+    nibabel.save(nibabel.Nifti1Image(ramp((8, 8, 8)), affine), str(path))
+    assert_input_error(lambda: read_map(path, "post-EVT rCBV map"), path, "sheared")
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 32), (3, 32, 32), (16, 32, 3)])
+def test_map_with_too_few_slices(tmp_path, shape):
+    path = tmp_path / "thin.nrrd"
+    write_image(make_image(ramp(shape)), path)
+    assert_input_error(lambda: read_map(path, "post-EVT rCBV map"), path, "too few voxels", "at least 4")
 
 
 def test_read_map_is_float32_with_geometry(tmp_path):
