@@ -117,6 +117,17 @@ def test_unusable_geometry_is_one_line_naming_the_file(patient, tmp_path, capsys
     assert name in line and words in line
 
 
+@pytest.mark.parametrize("plane, words", [
+    (("1000", "0", "0", "1", "0", "0"), "does not divide the brain"),
+    (("0", "0", "0", "0", "0", "1"), "tilted 90 degrees"),
+])
+def test_nonsense_midline_is_refused_before_registration(patient, tmp_path, capsys, plane, words) -> None:
+    started = time.perf_counter()
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", "--midline", *plane))
+    assert "mid-sagittal plane" in line and words in line
+    assert time.perf_counter() - started < 8  # refused before the registration
+
+
 # --- options are checked before any work ---------------------------------------------------
 
 
