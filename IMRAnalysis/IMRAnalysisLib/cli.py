@@ -25,9 +25,9 @@ from .cohort.command import add_cohort_parser, command_cohort
 from .dsc_cli import DSC_MAPS, add_perfusion_parser, add_timing_options, command_perfusion, map_from_dsc
 from .errors import AnalysisCancelled, InputError
 from .export import export_results
-from .image_io import check_map, read_map, read_mask, require_inside, require_overlap
+from .image_io import check_map, dicom_series, read_map, read_mask, require_inside, require_overlap
 from .measures import HEADLINE_MEASURES
-from .option_types import finite_float, seed
+from .option_types import finite_float, role_and_uid, seed, series_by_role
 from .parameters import TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
 from .patient_folder import map_role
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="grid the lesion was drawn on (default %(default)s)")
     run.add_argument("--exclusion-space", choices=("day5", "post"),
                      help="grid the exclusion was drawn on (default: same as --lesion-space)")
+    run.add_argument("--series", action="append", type=role_and_uid, metavar="ROLE=UID",
+                     help="read series UID from the DICOM folder given for ROLE (arrival, post, day5, lesion, "
+                          "exclusion); needed when that folder holds several series; repeat for each folder")
     run.add_argument("--lesion-label", type=int, help="use this label of a multi-label lesion image")
     run.add_argument("--exclusion-label", type=int, help="use this label of a multi-label exclusion image")
     run.add_argument("--midline", nargs="+", metavar="VALUE",
@@ -211,31 +214,51 @@ def _role(args: argparse.Namespace, name: str) -> str:
 
 
 def _read_timepoint(args: argparse.Namespace, name: str, source: tuple[str | None, bool],
-                    say: Callable[[str], None]) -> sitk.Image | None:
+                    say: Callable[[str], None], series: str | None) -> sitk.Image | None:
     """The map of a checked source: read as it is, or computed from the DSC series."""
     path, is_dsc = source
     if path is None:
         return None
     if not is_dsc:
-        return read_map(path, _role(args, name))
+        return read_map(path, _role(args, name), series)
     say(f"computing the {_role(args, name)} from the DSC series {path}")
-    return check_map(map_from_dsc(path, args.te, args.tr, args.map), path, _role(args, name))
+    return check_map(map_from_dsc(path, args.te, args.tr, args.map, series), path, _role(args, name))
 
 
-def _load_inputs(args: argparse.Namespace, say: Callable[[str], None]) -> AnalysisInputs:
+def _series_uids(args: argparse.Namespace) -> dict[str, str]:
+    """The SeriesInstanceUID read from each DICOM folder input, settled before any work.
+
+    A folder with several series needs ``--series ROLE=UID``; a choice for an input that
+    is not a folder is a mistake too.
+    """
+    chosen = series_by_role(args.series, _INPUT_ROLES)
+    folders = {}
+    for name in _INPUT_ROLES:
+        path = getattr(args, name) or getattr(args, f"{name}_dsc", None)
+        if path and Path(path).is_dir():
+            folders[name] = path
+        elif name in chosen:
+            raise InputError(f"--series {name}={chosen[name]}: the {name} input is not a DICOM folder")
+    roles = {name: _role(args, name) if name in ("post", "day5", "arrival") else f"{name} mask" for name in folders}
+    return {name: dicom_series(path, roles[name], chosen.get(name)).uid for name, path in folders.items()}
+
+
+def _load_inputs(args: argparse.Namespace, say: Callable[[str], None], series: dict[str, str]) -> AnalysisInputs:
     sources = {name: _timepoint_source(args, name) for name in ("post", "day5", "arrival")}
     say("reading and checking the inputs")
-    post, day5, arrival = (_read_timepoint(args, name, source, say) for name, source in sources.items())
+    post, day5, arrival = (_read_timepoint(args, name, source, say, series.get(name))
+                           for name, source in sources.items())
     paths = {name: path for name, (path, _) in sources.items() if path}
     require_overlap(post, paths["post"], day5, paths["day5"])
     if arrival is not None:
         require_overlap(post, paths["post"], arrival, paths["arrival"])
-    lesion = read_mask(args.lesion, "lesion mask", args.lesion_label)
+    lesion = read_mask(args.lesion, "lesion mask", args.lesion_label, series=series.get("lesion"))
     grids = {"day5": (day5, paths["day5"]), "post": (post, paths["post"])}
     require_inside(lesion, args.lesion, *grids[args.lesion_space], "lesion mask")
     exclusion = None
     if args.exclusion:
-        exclusion = read_mask(args.exclusion, "exclusion mask", args.exclusion_label, allow_empty=True)
+        exclusion = read_mask(args.exclusion, "exclusion mask", args.exclusion_label, allow_empty=True,
+                              series=series.get("exclusion"))
         require_inside(exclusion, args.exclusion, *grids[args.exclusion_space or args.lesion_space], "exclusion mask")
     paths.update({name: getattr(args, name) for name in ("lesion", "exclusion") if getattr(args, name)})
     return AnalysisInputs(post, day5, lesion, arrival, exclusion, paths)
@@ -247,11 +270,13 @@ def _print_summary(measures: dict, out: Path) -> None:
     print(f"results written to {out}", file=sys.stderr)
 
 
-def _analyse(args: argparse.Namespace, say: Callable[[str], None]) -> tuple[AnalysisResult, AnalysisInputs]:
+def _analyse(args: argparse.Namespace, say: Callable[[str], None],
+             series: dict[str, str]) -> tuple[AnalysisResult, AnalysisInputs]:
+    """The analysis of parsed ``run`` arguments; ``series`` gives the UID of each DICOM folder input."""
     parameters = _parameters_from(args)
     flags = PatientFlags(args.ica_occlusion, args.hemorrhagic_transformation, args.reocclusion)
     midline = _midline_from(args.midline)
-    inputs = _load_inputs(args, say)
+    inputs = _load_inputs(args, say, series)
     result = run_analysis(inputs, parameters, flags, midline, progress=say)
     for name, registration in result.registrations.items():
         if registration.correlation < 0.5:
@@ -271,8 +296,10 @@ def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     """Parsed ``run`` arguments -> the patient's result folder; the measures (the one path cohorts share)."""
     out = Path(args.out)
     check_output_folder(out, args.overwrite, _input_paths(args))
-    result, inputs = _analyse(args, say)
-    export_results(out, result, args.overwrite, {"inputs": inputs.sources}, _input_paths(args))
+    series = _series_uids(args)
+    result, inputs = _analyse(args, say, series)
+    recorded = {**inputs.sources, **{f"{name}_series_uid": uid for name, uid in series.items()}}
+    export_results(out, result, args.overwrite, {"inputs": recorded}, _input_paths(args))
     return result.measures
 
 
@@ -298,7 +325,7 @@ def command_demo(args: argparse.Namespace) -> int:
             ["run", "--out", str(staging / "results")]
             + [f"--{role}={path}" for role, path in paths.items() if role in _INPUT_ROLES]
         )
-        result, _ = _analyse(run_args, say)
+        result, _ = _analyse(run_args, say, {})
         final_inputs = {role: str(out / "phantom" / Path(path).name) for role, path in paths.items()}
         export_results(staging / "results", result, extra={"inputs": final_inputs})
     _print_summary(result.measures, out / "results")

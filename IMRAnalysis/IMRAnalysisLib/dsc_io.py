@@ -71,12 +71,17 @@ def series_image(signal: np.ndarray, reference: sitk.Image, tr: float) -> sitk.I
     return sitk.JoinSeries(volumes, 0.0, float(tr))
 
 
-def read_dsc(path: str | Path, te: float | None = None, tr: float | None = None) -> DscSeries:
-    """The checked series; ``te``/``tr`` (seconds) replace the header's values."""
+def read_dsc(path: str | Path, te: float | None = None, tr: float | None = None,
+             series: str | None = None) -> DscSeries:
+    """The checked series; ``te``/``tr`` (seconds) replace the header's values.
+
+    ``series`` is the SeriesInstanceUID to read from a DICOM folder holding several series.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"the {ROLE} was not found (no such file or folder)", path)
-    signal, reference, header = read_dicom(path) if path.is_dir() or is_multiframe(path) else _read_file(path)
+    signal, reference, header = (read_dicom(path, series) if path.is_dir() or is_multiframe(path)
+                                 else _read_file(path))
     te = _required_time(te if te is not None else header.get("te"), "echo time (TE)", "--te", TE_RANGE_S, path)
     tr = _required_time(tr if tr is not None else header.get("tr"), "time between dynamics (TR)", "--tr",
                         TR_RANGE_S, path)

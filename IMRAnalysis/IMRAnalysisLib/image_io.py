@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -57,23 +58,24 @@ _Result = TypeVar("_Result")
 # --- reading ----------------------------------------------------------------------------
 
 
-def read_image(path: str | Path, role: str) -> sitk.Image:
+def read_image(path: str | Path, role: str, series: str | None = None) -> sitk.Image:
     """A single scalar 3D volume from a supported file or a DICOM series folder.
 
     ``role`` names the image in messages ("post-EVT rCBV map", "lesion mask").
+    ``series`` is the SeriesInstanceUID to read from a folder holding several series.
     A 4D image with one volume is returned as 3D with the same spatial geometry.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"the {role} was not found (no such file or folder)", path)
     if path.is_dir():
-        return _read_dicom_series(path, role)
+        return _read_dicom_series(path, role, series)
     return _read_file(path, role)
 
 
-def read_map(path: str | Path, role: str) -> sitk.Image:
+def read_map(path: str | Path, role: str, series: str | None = None) -> sitk.Image:
     """A float32 rCBV map whose voxels are all finite and non-negative and not all equal."""
-    return check_map(read_image(path, role), path, role)
+    return check_map(read_image(path, role, series), path, role)
 
 
 def check_map(image: sitk.Image, source: str | Path, role: str) -> sitk.Image:
@@ -91,7 +93,7 @@ def check_map(image: sitk.Image, source: str | Path, role: str) -> sitk.Image:
 
 
 def read_mask(
-    path: str | Path, role: str, label: int | None = None, *, allow_empty: bool = False
+    path: str | Path, role: str, label: int | None = None, *, allow_empty: bool = False, series: str | None = None
 ) -> sitk.Image:
     """A uint8 0/1 mask: the file's voxels equal to ``label``, or a 0/1 file as it is.
 
@@ -101,7 +103,7 @@ def read_mask(
     """
     if label is not None and label < 1:
         raise InputError(f"label {label} cannot select the {role}: labels are positive integers", path)
-    image = read_image(path, role)
+    image = read_image(path, role, series)
     values = sitk.GetArrayViewFromImage(image)
     _require_integer_values(values, path, role)
     selected = _select_label(values, label, path, role)
@@ -132,24 +134,59 @@ def _read_file(path: Path, role: str) -> sitk.Image:
     return _squeezed(image) if image.GetDimension() == 4 else image
 
 
-def _read_dicom_series(folder: Path, role: str) -> sitk.Image:
+def _read_dicom_series(folder: Path, role: str, series: str | None) -> sitk.Image:
     reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(_largest_dicom_series(folder, role))
+    reader.SetFileNames(dicom_series(folder, role, series).files)
     image = _read_or_fail(reader.Execute, folder, role, "DICOM")
     _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(), folder, role)
     _check_geometry(image.GetSpacing(), image.GetDirection(), image.GetOrigin(), folder, role)
     return image
 
 
-def _largest_dicom_series(folder: Path, role: str) -> list[str]:
-    """File names of the series with most files: a folder may also hold scouts or derived series."""
-    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    series = [sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid) for sid in series_ids]
-    if not series:
-        raise InputError(
-            f"the {role} folder contains no DICOM series; supported: {_SUPPORTED_TEXT}", folder
-        )
-    return list(max(series, key=len))
+@dataclass(frozen=True)
+class DicomSeries:
+    """One series of a DICOM folder: its SeriesInstanceUID, description and files."""
+
+    uid: str
+    description: str
+    files: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"'{self.description}' ({len(self.files)} images, UID {self.uid})"
+
+
+def dicom_series(folder: str | Path, role: str, uid: str | None = None) -> DicomSeries:
+    """The folder's only series, or the one whose UID is ``uid``.
+
+    A folder with several series (scouts, derived maps, other sequences) is refused
+    with their list rather than guessed from: the largest is not always the right one.
+    """
+    folder = Path(folder)
+    found = [_series_of(folder, sid) for sid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))]
+    if not found:
+        raise InputError(f"the {role} folder contains no DICOM series; supported: {_SUPPORTED_TEXT}", folder)
+    listed = "; ".join(str(series) for series in found)
+    if uid is not None:
+        chosen = [series for series in found if series.uid == uid]
+        if not chosen:
+            raise InputError(f"the {role} folder has no DICOM series with UID {uid}; it holds {listed}", folder)
+        return chosen[0]
+    if len(found) > 1:
+        raise InputError(f"the {role} folder holds {len(found)} DICOM series; choose one by its UID "
+                         f"(--series ROLE=UID): {listed}", folder)
+    return found[0]
+
+
+def _series_of(folder: Path, uid: str) -> DicomSeries:
+    files = tuple(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid))
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(files[0])
+    try:
+        reader.ReadImageInformation()
+        description = reader.GetMetaData("0008|103e").strip() if reader.HasMetaDataKey("0008|103e") else ""
+    except RuntimeError:
+        description = ""
+    return DicomSeries(uid, description or "no description", files)
 
 
 def _supported_suffix(path: Path) -> str | None:

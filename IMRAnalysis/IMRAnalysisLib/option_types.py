@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from .errors import InputError
 from .parameters import MAX_SEED
 
 
@@ -33,3 +34,23 @@ def seed(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"{value} is out of range (0 to {MAX_SEED})")
     return value
+
+
+def role_and_uid(text: str) -> tuple[str, str]:
+    """``ROLE=UID`` of ``--series``: which DICOM series of a folder input to read."""
+    role, separator, uid = text.partition("=")
+    if not separator or not role or not uid:
+        raise argparse.ArgumentTypeError(f"{text!r} is not ROLE=UID (e.g. post=1.2.840.113619.2.55.3)")
+    return role, uid
+
+
+def series_by_role(pairs: list[tuple[str, str]] | None, roles: tuple[str, ...]) -> dict[str, str]:
+    """The ``--series`` choices as {role: UID}, each role known to the command and chosen once."""
+    chosen: dict[str, str] = {}
+    for role, uid in pairs or []:
+        if role not in roles:
+            raise InputError(f"--series {role}={uid}: unknown role {role!r}; one of {', '.join(roles)}")
+        if role in chosen:
+            raise InputError(f"--series {role}= is given twice")
+        chosen[role] = uid
+    return chosen

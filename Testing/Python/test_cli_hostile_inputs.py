@@ -3,7 +3,7 @@ one line, and nothing the project did not write is ever replaced or deleted."""
 
 from __future__ import annotations
 
-import os
+import json
 import shutil
 import signal
 import subprocess
@@ -11,13 +11,14 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from test_image_io import write_dicom_series
+
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.parameters import AnalysisParameters
 from IMRAnalysisLib.errors import InputError
+from IMRAnalysisLib.parameters import AnalysisParameters
 
 ROLES = ("arrival", "post", "day5", "lesion")
 
@@ -126,6 +127,42 @@ def test_nonsense_midline_is_refused_before_registration(patient, tmp_path, caps
     line = error_line(capsys, run_argv(patient, tmp_path / "out", "--midline", *plane))
     assert "mid-sagittal plane" in line and words in line
     assert time.perf_counter() - started < 8  # refused before the registration
+
+
+# --- DICOM folders with several series --------------------------------------------------------
+
+SERIES_ROOT = "1.2.826.0.1.3680043.2.1125.7"
+
+
+@pytest.fixture()
+def two_series_post(patient: dict[str, Path]) -> Path:
+    """The post-EVT map as DICOM (series .2) beside the day-5 map (series .3) in one folder."""
+    folder = patient["post"].parent / "post_dicom"
+    for name, number in (("post", "2"), ("day5", "3")):
+        image = sitk.ReadImage(str(patient[name]))
+        write_dicom_series(folder, sitk.Cast(image * 1000.0, sitk.sitkInt16), number, name)
+    return folder
+
+
+def test_folder_with_two_series_is_refused_with_their_list(patient, two_series_post, tmp_path, capsys) -> None:
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", post=two_series_post))
+    assert "post_dicom" in line and "holds 2 DICOM series" in line and "--series" in line
+    assert f"UID {SERIES_ROOT}.2" in line and f"UID {SERIES_ROOT}.3" in line and "25 images" in line
+
+
+def test_series_choice_for_a_file_or_unknown_role_is_refused(patient, tmp_path, capsys) -> None:
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", "--series", "post=1.2.3"))
+    assert "--series post=1.2.3" in line and "not a DICOM folder" in line
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", "--series", "pre=1.2.3"))
+    assert "unknown role 'pre'" in line
+
+
+def test_chosen_series_is_used_and_recorded(patient, two_series_post, tmp_path) -> None:
+    out = tmp_path / "out"
+    argv = run_argv(patient, out, "--series", f"post={SERIES_ROOT}.2", post=two_series_post)
+    assert main(argv) == 0
+    inputs = json.loads((out / "metrics.json").read_text())["inputs"]
+    assert inputs["post"] == str(two_series_post) and inputs["post_series_uid"] == f"{SERIES_ROOT}.2"
 
 
 # --- options are checked before any work ---------------------------------------------------

@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from IMRAnalysisLib.errors import InputError
 from IMRAnalysisLib.image_io import (
     SUPPORTED_SUFFIXES,
+    dicom_series,
     mask_bounds,
     physical_bounds,
     read_image,
@@ -152,12 +153,21 @@ def test_dicom_series_folder_keeps_geometry(tmp_path):
     np.testing.assert_array_equal(sitk.GetArrayFromImage(image), ramp(dtype=np.int16))
 
 
-def test_dicom_folder_with_several_series_takes_the_largest(tmp_path):
+def test_dicom_folder_with_several_series_is_refused_unless_one_is_chosen(tmp_path):
     small = make_image(ramp((3, 6, 7), np.int16), direction=OBLIQUE)
     large = make_image(ramp((5, 6, 7), np.int16), direction=OBLIQUE)
     write_dicom_series(tmp_path / "dicom", small, "3", "b")
     write_dicom_series(tmp_path / "dicom", large, "2", "a")
-    assert read_image(tmp_path / "dicom", "map").GetSize() == (7, 6, 5)
+    root = "1.2.826.0.1.3680043.2.1125.7"
+    message = assert_input_error(lambda: read_image(tmp_path / "dicom", "map"), tmp_path / "dicom",
+                                 "holds 2 DICOM series", "--series", f"UID {root}.2", f"UID {root}.3",
+                                 "5 images", "3 images")
+    assert "\n" not in message
+    assert read_image(tmp_path / "dicom", "map", series=f"{root}.3").GetSize() == (7, 6, 3)
+    assert read_image(tmp_path / "dicom", "map", series=f"{root}.2").GetSize() == (7, 6, 5)
+    assert dicom_series(tmp_path / "dicom", "map", f"{root}.2").uid == f"{root}.2"
+    assert_input_error(lambda: read_image(tmp_path / "dicom", "map", series="9.9"), tmp_path / "dicom",
+                       "no DICOM series with UID 9.9")
 
 
 def test_folder_without_dicom(tmp_path):
