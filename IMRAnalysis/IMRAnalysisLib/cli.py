@@ -25,7 +25,8 @@ from .cohort.command import add_cohort_parser, command_cohort
 from .dsc_cli import DSC_MAPS, add_perfusion_parser, add_timing_options, command_perfusion, map_from_dsc
 from .errors import AnalysisCancelled, InputError
 from .export import export_results
-from .image_io import check_map, dicom_series, read_map, read_mask, require_inside, require_overlap
+from .image_io import (check_map, dicom_series, read_map, read_mask, require_distinct, require_inside,
+                       require_overlap)
 from .measures import HEADLINE_MEASURES
 from .option_types import finite_float, role_and_uid, seed, series_by_role
 from .parameters import TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
@@ -249,9 +250,10 @@ def _load_inputs(args: argparse.Namespace, say: Callable[[str], None], series: d
     post, day5, arrival = (_read_timepoint(args, name, source, say, series.get(name))
                            for name, source in sources.items())
     paths = {name: path for name, (path, _) in sources.items() if path}
-    require_overlap(post, paths["post"], day5, paths["day5"])
-    if arrival is not None:
-        require_overlap(post, paths["post"], arrival, paths["arrival"])
+    for name, image in (("day5", day5), ("arrival", arrival)):
+        if image is not None:
+            require_distinct(post, paths["post"], _role(args, "post"), image, paths[name], _role(args, name))
+            require_overlap(post, paths["post"], image, paths[name])
     lesion = read_mask(args.lesion, "lesion mask", args.lesion_label, series=series.get("lesion"))
     grids = {"day5": (day5, paths["day5"]), "post": (post, paths["post"])}
     require_inside(lesion, args.lesion, *grids[args.lesion_space], "lesion mask")

@@ -443,6 +443,19 @@ def require_overlap(
         )
 
 
+def require_distinct(
+    image_a: sitk.Image, path_a: str | Path, role_a: str, image_b: sitk.Image, path_b: str | Path, role_b: str
+) -> None:
+    """Refuse one study given for two timepoints (same file, or a copy): it would register perfectly
+    and say nothing about change, without a word of warning."""
+    same_grid = image_a.GetSize() == image_b.GetSize() and all(
+        np.allclose(getter(image_a), getter(image_b), rtol=0, atol=1e-6)
+        for getter in (sitk.Image.GetOrigin, sitk.Image.GetSpacing, sitk.Image.GetDirection))
+    if same_grid and np.array_equal(sitk.GetArrayViewFromImage(image_a), sitk.GetArrayViewFromImage(image_b)):
+        raise InputError(f"the {role_b} is the same image as the {role_a} ({path_a}); give the {role_b} itself",
+                         path_b)
+
+
 def require_inside(
     mask: sitk.Image, mask_path: str | Path, image: sitk.Image, image_path: str | Path, role: str
 ) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import SimpleITK as sitk
 
+from test_dsc_io import _signal, _with_nan, _write
 from test_image_io import write_dicom_series
 
 from IMRAnalysisLib.cli import main
@@ -127,6 +128,44 @@ def test_nonsense_midline_is_refused_before_registration(patient, tmp_path, caps
     line = error_line(capsys, run_argv(patient, tmp_path / "out", "--midline", *plane))
     assert "mid-sagittal plane" in line and words in line
     assert time.perf_counter() - started < 8  # refused before the registration
+
+
+@pytest.mark.parametrize("same", ["path", "copy"])
+def test_one_study_given_as_post_and_day5_is_refused(patient, tmp_path, capsys, same) -> None:
+    day5 = patient["post"] if same == "path" else Path(shutil.copy(patient["post"], tmp_path / "copy.nrrd"))
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", day5=day5))
+    assert str(day5) in line and "same image as the post-EVT" in line
+
+
+def _truncated(path: Path) -> Path:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 7 // 10])
+    return path
+
+
+@pytest.mark.parametrize("name, signal, words", [
+    ("cut.nii", _signal(), "truncated"),
+    ("holes.nrrd", _with_nan(_signal()), "4 NaN"),
+    ("centred.nrrd", _signal() - _signal().mean(axis=0), "strongly negative"),
+])
+def test_perfusion_refuses_unusable_series_naming_the_file(tmp_path, capsys, name, signal, words) -> None:
+    path = _write(tmp_path / name, signal)
+    if words == "truncated":
+        _truncated(path)
+    line = error_line(capsys, ["perfusion", "--quiet", "--dsc", str(path), "--te", "0.03", "--out",
+                               str(tmp_path / "maps")])
+    assert name in line and words in line
+
+
+def test_nan_voxels_of_a_nifti_map_are_refused_not_counted_as_zero(patient, tmp_path, capsys) -> None:
+    nibabel = pytest.importorskip("nibabel")
+    path = patient["post"].parent / "post.nii.gz"
+    sitk.WriteImage(sitk.ReadImage(str(patient["post"])), str(path))
+    image = nibabel.load(str(path))
+    values = image.get_fdata(dtype="float32")
+    values[60:66, 60:70, 12] = float("nan")
+    nibabel.save(nibabel.Nifti1Image(values, image.affine, image.header), str(path))
+    line = error_line(capsys, run_argv(patient, tmp_path / "out", post=path))
+    assert "post.nii.gz" in line and "60 NaN" in line
 
 
 # --- DICOM folders with several series --------------------------------------------------------
