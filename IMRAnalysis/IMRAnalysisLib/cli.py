@@ -385,7 +385,7 @@ def _own_messages_only() -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            warnings.filterwarnings("default", module=r"IMRAnalysisLib\.")
+            warnings.filterwarnings("default", category=UserWarning, module=r"IMRAnalysisLib\.")
             warnings.showwarning = _show_warning
             yield
     finally:

@@ -49,6 +49,7 @@ SPACING_RANGE_MM = (0.1, 30.0)
 _ORTHONORMAL_TOLERANCE = 1e-3
 # Voxels along every axis of a map: the smoothing and registration need at least four.
 MIN_MAP_VOXELS = 4
+_SLICE_GAP_TOLERANCE_MM = 0.01
 _SHEARED = ("the {role} has a sheared geometry: its axes are not perpendicular unit vectors, so its voxel "
             "volumes would be wrong; resample it onto a regular grid")
 
@@ -137,10 +138,26 @@ def _read_file(path: Path, role: str) -> sitk.Image:
 def _read_dicom_series(folder: Path, role: str, series: str | None) -> sitk.Image:
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(dicom_series(folder, role, series).files)
+    reader.MetaDataDictionaryArrayUpdateOn()
     image = _read_or_fail(reader.Execute, folder, role, "DICOM")
     _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(), folder, role)
     _check_geometry(image.GetSpacing(), image.GetDirection(), image.GetOrigin(), folder, role)
+    _require_even_slices(reader, image, folder, role)
     return image
+
+
+def _require_even_slices(reader: sitk.ImageSeriesReader, image: sitk.Image, folder: Path, role: str) -> None:
+    """Refuse missing or unevenly spaced slices: ITK stacks them as if evenly spaced, so volumes would be wrong."""
+    key = "0020|0032"  # Image Position (Patient)
+    if not all(reader.HasMetaDataKey(index, key) for index in range(image.GetDepth())):
+        return
+    normal = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)[:, 2]
+    depths = [np.asarray(reader.GetMetaData(index, key).split("\\"), dtype=float) @ normal
+              for index in range(image.GetDepth())]
+    steps = np.abs(np.diff(depths))
+    if steps.size and np.ptp(steps) > max(_SLICE_GAP_TOLERANCE_MM, 0.01 * float(np.mean(steps))):
+        raise InputError(f"the {role} has missing or unevenly spaced slices (gaps from {steps.min():.3g} to "
+                         f"{steps.max():.3g} mm); a complete series is expected", folder)
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,12 @@ def test_dicom_folder_with_several_series_is_refused_unless_one_is_chosen(tmp_pa
                        "no DICOM series with UID 9.9")
 
 
+def test_dicom_series_with_a_missing_slice_is_refused(tmp_path):
+    write_dicom_series(tmp_path / "dicom", make_image(ramp((6, 6, 7), np.int16), direction=OBLIQUE), "2", "a")
+    (tmp_path / "dicom" / "a003.dcm").unlink()
+    assert_input_error(lambda: read_image(tmp_path / "dicom", "map"), tmp_path / "dicom", "missing or unevenly")
+
+
 def test_folder_without_dicom(tmp_path):
     folder = tmp_path / "notes"
     folder.mkdir()
