@@ -204,6 +204,26 @@ def test_chosen_series_is_used_and_recorded(patient, two_series_post, tmp_path) 
     assert inputs["post"] == str(two_series_post) and inputs["post_series_uid"] == f"{SERIES_ROOT}.2"
 
 
+def test_stderr_holds_only_the_programs_own_lines(patient, tmp_path) -> None:
+    """A slice 5 micrometres off makes ITK print a multi-line warning; it is no concern of the user's."""
+    pydicom = pytest.importorskip("pydicom")
+    folder = tmp_path / "post_dicom"
+    write_dicom_series(folder, sitk.Cast(sitk.ReadImage(str(patient["post"])) * 1000.0, sitk.sitkInt16), "2", "p")
+    moved = pydicom.dcmread(folder / "p010.dcm")
+    moved.ImagePositionPatient = [moved.ImagePositionPatient[0], moved.ImagePositionPatient[1],
+                                  float(moved.ImagePositionPatient[2]) + 0.005]
+    moved.save_as(folder / "p010.dcm")
+    lesion = sitk.ReadImage(str(patient["lesion"]))
+    empty = tmp_path / "empty.nrrd"
+    sitk.WriteImage(lesion * 0, str(empty))  # stops the run right after reading the post-EVT folder
+    completed = subprocess.run([sys.executable, "-m", "IMRAnalysisLib.cli",
+                                *run_argv(patient, tmp_path / "out", post=folder, lesion=empty)],
+                               capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert completed.stderr.splitlines() == [f"imr-analysis: error: {empty}: mask is empty: no voxel of the "
+                                             "lesion mask is set"]
+
+
 # --- options are checked before any work ---------------------------------------------------
 
 
