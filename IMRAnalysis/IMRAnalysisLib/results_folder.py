@@ -22,7 +22,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +45,11 @@ def check_output_folder(path: str | Path, overwrite: bool, inputs: Iterable[str 
     """Refuse an output location that would lose data, before any work is done.
 
     ``inputs`` are the files and folders the run reads: none may lie in the output
-    folder, nor the output folder inside a folder input.
+    folder, nor the output folder inside a folder input. Litter a killed run left beside
+    ``path`` is cleared first, so that a set-aside result is back in place when checked.
     """
     path = Path(path)
+    remove_stale_litter(path)
     if path.is_symlink():
         raise InputError("output path is a symbolic link; give the folder itself", path)
     if path.exists() and not path.is_dir():
@@ -147,17 +149,20 @@ def remove_stale_litter(path: str | Path) -> None:
     A set-aside previous result whose replacement never arrived is put back in place.
     """
     path = Path(path)
-    if not path.parent.is_dir():
+    try:
+        siblings = sorted(path.parent.iterdir())
+    except OSError:  # no such or unreadable folder: nothing of ours to clear
         return
     pattern = _litter_pattern(path)
-    for candidate in sorted(path.parent.iterdir()):
+    for candidate in siblings:
         match = pattern.match(candidate.name)
         if match is None or candidate.is_symlink() or not (candidate / MARKER).is_file():
             continue
         if _process_alive(int(match.group(2)), candidate.stat().st_mtime):
             continue
         if match.group(1) == "previous" and not os.path.lexists(path):
-            os.rename(candidate, path)
+            with suppress(OSError):
+                os.rename(candidate, path)
         else:
             shutil.rmtree(candidate, ignore_errors=True)
 
@@ -170,7 +175,6 @@ def staged_output_folder(path: str | Path, overwrite: bool, inputs: Iterable[str
     """
     path = Path(path)
     inputs = tuple(inputs)
-    remove_stale_litter(path)
     check_output_folder(path, overwrite, inputs)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(path, "staging")
