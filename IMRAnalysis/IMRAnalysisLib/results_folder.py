@@ -36,6 +36,8 @@ FlatValue = str | float | int | bool | None
 METRICS_JSON = "metrics.json"
 METRICS_CSV = "metrics.csv"
 MARKER = ".imr-analysis-result"
+# Files a desktop drops into any folder it shows; replacing them loses nothing.
+_DESKTOP_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _MAX_LISTED = 3
 # Where liveness of a process cannot be asked safely (Windows), litter this old is stale.
 _STALE_AFTER_S = 12 * 3600
@@ -81,7 +83,8 @@ def _require_own_folder(path: Path) -> None:
     if written is None:
         raise InputError(f"--overwrite replaces only a result folder of imr-analysis (marked by {MARKER}), "
                          "and this folder is not one; choose another output folder", path)
-    foreign = sorted(relative for relative in _files_in(path) if relative not in written)
+    foreign = sorted(relative for relative in _files_in(path)
+                     if relative not in written and relative.rsplit("/", 1)[-1] not in _DESKTOP_CLUTTER)
     if foreign:
         listed = ", ".join(foreign[:_MAX_LISTED]) + (f" and {len(foreign) - _MAX_LISTED} more"
                                                      if len(foreign) > _MAX_LISTED else "")

@@ -254,6 +254,7 @@ def test_overwrite_refuses_a_result_folder_holding_other_files(tmp_path: Path) -
     out = tmp_path / "out"
     make_old_results(out)
     (out / "notes.txt").write_text("mine")
+    (out / "sub" / ".DS_Store").write_bytes(b"desktop clutter")  # no data: not a reason to refuse
     with pytest.raises(InputError, match=r"did not write \(notes.txt\)"):
         check_output_folder(out, overwrite=True)
     assert (out / "notes.txt").read_text() == "mine"
