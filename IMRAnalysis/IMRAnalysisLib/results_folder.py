@@ -133,6 +133,7 @@ def _litter_pattern(path: Path) -> re.Pattern[str]:
 
 
 def _process_alive(pid: int, since: float) -> bool:
+    """Whether the run that named a folder (made at time ``since``) may still be writing it."""
     if pid == os.getpid():
         return True
     if os.name == "nt":  # os.kill would terminate the process there
