@@ -95,7 +95,8 @@ def command_perfusion(args: argparse.Namespace) -> int:
     with staged_output_folder(out, args.overwrite, inputs) as staging:
         maps.write(staging)
         summary = {
-            "dsc": str(args.dsc), **({"dsc_series_uid": uid} if uid else {}), "te_s": series.te, "tr_s": series.tr, "method": args.method,
+            "dsc": str(args.dsc), **({"dsc_series_uid": uid} if uid else {}),
+            "te_s": series.te, "tr_s": series.tr, "method": args.method,
             "leakage_correction": args.leakage_correction, "aif": maps.aif.how,
             "aif_voxels_zyx": maps.aif.voxels.tolist(), "units": UNITS,
             "baseline_dynamics": [maps.concentration.baseline.start, maps.concentration.baseline.stop],

@@ -141,7 +141,8 @@ def check_user_plane(plane: Plane, image: sitk.Image, brain_mask: sitk.Image) ->
     tilt = float(np.degrees(np.arccos(min(1.0, abs(float(plane.normal_array @ left_right))))))
     if tilt > MAX_USER_TILT_DEG:
         raise InputError(f"the given mid-sagittal plane is tilted {tilt:.0f} degrees from the image's left-right "
-                         f"axis (at most {MAX_USER_TILT_DEG:g}): its normal must point from one hemisphere to the other")
+                         f"axis (at most {MAX_USER_TILT_DEG:g}): its normal must point from one hemisphere to "
+                         "the other")
     sides = plane.signed_distance(voxel_points(image, sitk.GetArrayViewFromImage(brain_mask).astype(bool))) > 0
     if sides.size:
         smaller = min(np.count_nonzero(sides), np.count_nonzero(~sides)) / sides.size
