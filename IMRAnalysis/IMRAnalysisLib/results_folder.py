@@ -182,8 +182,8 @@ def staged_output_folder(path: str | Path, overwrite: bool, inputs: Iterable[str
     check_output_folder(path, overwrite, inputs)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = _sibling(path, "staging")
-    staging.mkdir()
-    try:
+    try:  # made inside the try, so that an interruption right after leaves nothing behind
+        staging.mkdir()
         _write_marker(staging)
         yield staging
         _write_marker(staging)

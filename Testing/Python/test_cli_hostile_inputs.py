@@ -124,10 +124,11 @@ def test_unusable_geometry_is_one_line_naming_the_file(patient, tmp_path, capsys
     (("0", "0", "0", "0", "0", "1"), "tilted 90 degrees"),
 ])
 def test_nonsense_midline_is_refused_before_registration(patient, tmp_path, capsys, plane, words) -> None:
-    started = time.perf_counter()
-    line = error_line(capsys, run_argv(patient, tmp_path / "out", "--midline", *plane))
-    assert "mid-sagittal plane" in line and words in line
-    assert time.perf_counter() - started < 8  # refused before the registration
+    argv = [arg for arg in run_argv(patient, tmp_path / "out", "--midline", *plane) if arg != "--quiet"]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert "mid-sagittal plane" in lines[-1] and words in lines[-1]
+    assert not any("registering" in line for line in lines)
 
 
 @pytest.mark.parametrize("same", ["path", "copy"])
@@ -239,15 +240,11 @@ def test_non_finite_option_is_refused_naming_it(patient, tmp_path, capsys, optio
 
 
 @pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
-def test_tmax_threshold_seconds_checked_before_work(patient, tmp_path, value) -> None:
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, "-m", "IMRAnalysisLib.cli", *run_argv(patient, tmp_path / "out", "--map", "tmax",
-                                                                f"--threshold-seconds={value}")],
-        capture_output=True, text=True, timeout=120)
-    assert completed.returncode == 2 and completed.stderr.count("\n") == 1, completed.stderr
-    assert "--threshold-seconds" in completed.stderr and "finite" in completed.stderr
-    assert time.perf_counter() - started < 6  # no reading or registration was done
+def test_tmax_threshold_seconds_checked_before_work(patient, tmp_path, capsys, value) -> None:
+    argv = [arg for arg in run_argv(patient, tmp_path / "out", "--map", "tmax", f"--threshold-seconds={value}")
+            if arg != "--quiet"]
+    line = error_line(capsys, argv)  # the only line: no progress line, so no work was started
+    assert "--threshold-seconds" in line and "finite" in line
 
 
 @pytest.mark.parametrize("value", ["-1", "99999999999", "1.5"])
@@ -288,4 +285,7 @@ def test_interrupted_run_exits_with_one_line_and_leaves_no_litter(patient, tmp_p
     finished = _interrupt_while_exporting(run_argv(patient, out), out, signal_number)
     assert finished.returncode == status, finished.stderr
     assert finished.stderr.strip().splitlines() == ["imr-analysis: interrupted"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["patient"]
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left in (["patient"], ["patient", "results"])  # no hidden staging or previous folder
+    if left[-1] == "results":  # the signal came after the swap: the result is complete
+        assert (out / "metrics.json").is_file() and (out / ".imr-analysis-result").is_file()
