@@ -97,7 +97,7 @@ def _read_inputs(args: argparse.Namespace) -> AnalysisInputs:
     from IMRAnalysisLib import cli
 
     cli.check_output_folder(Path(args.out), args.overwrite)
-    return cli._load_inputs(args, cli.Reporter(quiet=True))
+    return cli._load_inputs(args, cli.Reporter(quiet=True), cli._series_uids(args))
 
 
 def _stage_job(argv: list[str]) -> Figures:

@@ -1,17 +1,22 @@
 """``imr-analysis``: the command line other tools rely on.
 
 Exit status 0 on success, 2 with one line naming the file and the problem for every
-user error, 1 only for a genuine bug (with its traceback, so it can be reported).
+user error, 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, 1 only for a genuine bug
+(with its traceback, so it can be reported). Stderr holds only this program's lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Sequence, TextIO
+from typing import Callable, Iterator, NoReturn, Sequence, TextIO
 
 import SimpleITK as sitk
 
@@ -20,15 +25,29 @@ from .cohort.command import add_cohort_parser, command_cohort
 from .dsc_cli import DSC_MAPS, add_perfusion_parser, add_timing_options, command_perfusion, map_from_dsc
 from .errors import AnalysisCancelled, InputError
 from .export import export_results
-from .image_io import check_map, read_map, read_mask, require_inside, require_overlap
+from .image_io import (check_map, dicom_series, read_map, read_mask, require_distinct, require_inside,
+                       require_overlap)
 from .measures import HEADLINE_MEASURES
-from .parameters import AUTO, PRESETS, TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
+from .option_types import finite_float, role_and_uid, seed, series_by_role, smoothing
+from .parameters import PRESETS, TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
 from .patient_folder import map_role
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
 from .plane import Plane
 from .results_folder import check_output_folder, staged_output_folder
 
 _INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
+_INPUT_OPTIONS = (*_INPUT_ROLES, "arrival_dsc", "post_dsc", "day5_dsc")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An option mistake is one line, like every other user error (the usage is in --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that half-written outputs are cleaned up as on Ctrl-C."""
 
 
 class Reporter:
@@ -44,16 +63,6 @@ class Reporter:
             print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=self.stream or sys.stderr, flush=True)
 
 
-def _smoothing(value: str) -> float | str:
-    """``auto`` or a sigma in mm, for --smoothing-mm."""
-    if value == AUTO:
-        return AUTO
-    try:
-        return float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number of mm, got {value!r}") from None
-
-
 def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
     defaults = AnalysisParameters()
     group = parser.add_argument_group("analysis parameters (definition: Valls Carbo et al. 2025)")
@@ -63,20 +72,20 @@ def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--map", choices=tuple(DSC_MAPS), default="rcbv",
                        help="map the asymmetry is measured on (default %(default)s, as in the paper); "
                             "tmax uses the difference in seconds with --direction increase")
-    group.add_argument("--threshold-percent", type=float,
+    group.add_argument("--threshold-percent", type=finite_float,
                        help=f"asymmetry beyond which a voxel counts, in %% of the mirror value "
                             f"(rcbv, rcbf; default {defaults.threshold * 100:g})")
-    group.add_argument("--threshold-seconds", type=float,
+    group.add_argument("--threshold-seconds", type=finite_float,
                        help=f"Tmax difference to the mirror beyond which a voxel counts (tmax; "
                             f"default {TMAX_THRESHOLD_S:g})")
     group.add_argument("--direction", choices=("decrease", "increase"),
                        help="sign of asymmetry that counts as impaired reperfusion (default decrease, "
                             "increase for tmax; the opposite sign is the Hyperperfusion segment)")
-    group.add_argument("--significance-ml", type=float, default=defaults.significance_ml,
+    group.add_argument("--significance-ml", type=finite_float, default=defaults.significance_ml,
                        help="IMR volume above which IMR is significant, mL (default %(default)g)")
-    group.add_argument("--smoothing-mm", type=_smoothing,
+    group.add_argument("--smoothing-mm", type=smoothing,
                        help="Gaussian sigma applied to the voxel and its mirror, mm, or 'auto': the least "
-                            "that brings the asymmetry noise of normal tissue under a third of the "
+                            "that brings the asymmetry noise of normal tissue under 0.4 x the "
                             "threshold (default: auto; 0 with --preset published)")
     group.add_argument("--no-resolution-matching", action="store_true",
                        help="compare each voxel unblurred with its interpolated mirror value")
@@ -85,15 +94,15 @@ def _add_parameter_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-assessability-checks", action="store_true",
                        help="report IMR even where the mirror cannot measure it (abnormal mirror region, "
                             "lesion on the plane, noise too high)")
-    group.add_argument("--floor", type=float, default=defaults.floor_fraction,
+    group.add_argument("--floor", type=finite_float, default=defaults.floor_fraction,
                        help="ratio undefined where the mirror value is below this fraction of "
                             "normal-tissue rCBV (default %(default)g)")
-    group.add_argument("--min-cluster-ml", type=float, default=defaults.min_cluster_ml,
+    group.add_argument("--min-cluster-ml", type=finite_float, default=defaults.min_cluster_ml,
                        help="drop IMR/hyperperfusion clusters smaller than this, mL (default %(default)g)")
     group.add_argument("--no-brain-mask", action="store_true", help="do not restrict the map to a brain mask")
     group.add_argument("--no-registration", action="store_true",
                        help="the timepoints are already aligned on one grid in physical space")
-    group.add_argument("--seed", type=int, default=defaults.registration_seed,
+    group.add_argument("--seed", type=seed, default=defaults.registration_seed,
                        help="seed of the registration sampling (default %(default)s)")
 
 
@@ -151,7 +160,7 @@ def _midline_from(values: list[str] | None) -> Plane | None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="imr-analysis",
         description="Impaired microvascular reperfusion (IMR) after thrombectomy from perfusion MRI.",
     )
@@ -172,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="grid the lesion was drawn on (default %(default)s)")
     run.add_argument("--exclusion-space", choices=("day5", "post"),
                      help="grid the exclusion was drawn on (default: same as --lesion-space)")
+    run.add_argument("--series", action="append", type=role_and_uid, metavar="ROLE=UID",
+                     help="read series UID from the DICOM folder given for ROLE (arrival, post, day5, lesion, "
+                          "exclusion); needed when that folder holds several series; repeat for each folder")
     run.add_argument("--lesion-label", type=int, help="use this label of a multi-label lesion image")
     run.add_argument("--exclusion-label", type=int, help="use this label of a multi-label exclusion image")
     run.add_argument("--midline", nargs="+", metavar="VALUE",
@@ -222,31 +234,52 @@ def _role(args: argparse.Namespace, name: str) -> str:
 
 
 def _read_timepoint(args: argparse.Namespace, name: str, source: tuple[str | None, bool],
-                    say: Callable[[str], None]) -> sitk.Image | None:
+                    say: Callable[[str], None], series: str | None) -> sitk.Image | None:
     """The map of a checked source: read as it is, or computed from the DSC series."""
     path, is_dsc = source
     if path is None:
         return None
     if not is_dsc:
-        return read_map(path, _role(args, name))
+        return read_map(path, _role(args, name), series)
     say(f"computing the {_role(args, name)} from the DSC series {path}")
-    return check_map(map_from_dsc(path, args.te, args.tr, args.map), path, _role(args, name))
+    return check_map(map_from_dsc(path, args.te, args.tr, args.map, series), path, _role(args, name))
 
 
-def _load_inputs(args: argparse.Namespace, say: Callable[[str], None]) -> AnalysisInputs:
+def _series_uids(args: argparse.Namespace) -> dict[str, str]:
+    """The SeriesInstanceUID read from each DICOM folder input, settled before any work.
+
+    A folder with several series needs ``--series ROLE=UID``; a choice for an input that
+    is not a folder is a mistake too.
+    """
+    chosen = series_by_role(args.series, _INPUT_ROLES)
+    folders = {}
+    for name in _INPUT_ROLES:
+        path = getattr(args, name) or getattr(args, f"{name}_dsc", None)
+        if path and Path(path).is_dir():
+            folders[name] = path
+        elif name in chosen:
+            raise InputError(f"--series {name}={chosen[name]}: the {name} input is not a DICOM folder")
+    roles = {name: _role(args, name) if name in ("post", "day5", "arrival") else f"{name} mask" for name in folders}
+    return {name: dicom_series(path, roles[name], chosen.get(name)).uid for name, path in folders.items()}
+
+
+def _load_inputs(args: argparse.Namespace, say: Callable[[str], None], series: dict[str, str]) -> AnalysisInputs:
     sources = {name: _timepoint_source(args, name) for name in ("post", "day5", "arrival")}
     say("reading and checking the inputs")
-    post, day5, arrival = (_read_timepoint(args, name, source, say) for name, source in sources.items())
+    post, day5, arrival = (_read_timepoint(args, name, source, say, series.get(name))
+                           for name, source in sources.items())
     paths = {name: path for name, (path, _) in sources.items() if path}
-    require_overlap(post, paths["post"], day5, paths["day5"])
-    if arrival is not None:
-        require_overlap(post, paths["post"], arrival, paths["arrival"])
-    lesion = read_mask(args.lesion, "lesion mask", args.lesion_label)
+    for name, image in (("day5", day5), ("arrival", arrival)):
+        if image is not None:
+            require_distinct(post, paths["post"], _role(args, "post"), image, paths[name], _role(args, name))
+            require_overlap(post, paths["post"], image, paths[name])
+    lesion = read_mask(args.lesion, "lesion mask", args.lesion_label, series=series.get("lesion"))
     grids = {"day5": (day5, paths["day5"]), "post": (post, paths["post"])}
     require_inside(lesion, args.lesion, *grids[args.lesion_space], "lesion mask")
     exclusion = None
     if args.exclusion:
-        exclusion = read_mask(args.exclusion, "exclusion mask", args.exclusion_label, allow_empty=True)
+        exclusion = read_mask(args.exclusion, "exclusion mask", args.exclusion_label, allow_empty=True,
+                              series=series.get("exclusion"))
         require_inside(exclusion, args.exclusion, *grids[args.exclusion_space or args.lesion_space], "exclusion mask")
     paths.update({name: getattr(args, name) for name in ("lesion", "exclusion") if getattr(args, name)})
     return AnalysisInputs(post, day5, lesion, arrival, exclusion, paths)
@@ -258,11 +291,13 @@ def _print_summary(measures: dict, out: Path) -> None:
     print(f"results written to {out}", file=sys.stderr)
 
 
-def _analyse(args: argparse.Namespace, say: Callable[[str], None]) -> tuple[AnalysisResult, AnalysisInputs]:
+def _analyse(args: argparse.Namespace, say: Callable[[str], None],
+             series: dict[str, str]) -> tuple[AnalysisResult, AnalysisInputs]:
+    """The analysis of parsed ``run`` arguments; ``series`` gives the UID of each DICOM folder input."""
     parameters = _parameters_from(args)
     flags = PatientFlags(args.ica_occlusion, args.hemorrhagic_transformation, args.reocclusion)
     midline = _midline_from(args.midline)
-    inputs = _load_inputs(args, say)
+    inputs = _load_inputs(args, say, series)
     result = run_analysis(inputs, parameters, flags, midline, progress=say)
     for warning in filter(None, result.measures["warnings"].split("; ")):
         say(f"warning: {warning}")
@@ -274,12 +309,20 @@ def _analyse(args: argparse.Namespace, say: Callable[[str], None]) -> tuple[Anal
     return result, inputs
 
 
+def _input_paths(args: argparse.Namespace) -> list[str]:
+    """Every file or folder ``run`` reads: the result folder may hold none of them."""
+    paths = [getattr(args, name) for name in _INPUT_OPTIONS if getattr(args, name)]
+    return paths + (args.midline if args.midline and len(args.midline) == 1 else [])
+
+
 def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     """Parsed ``run`` arguments -> the patient's result folder; the measures (the one path cohorts share)."""
     out = Path(args.out)
-    check_output_folder(out, args.overwrite)
-    result, inputs = _analyse(args, say)
-    export_results(out, result, args.overwrite, {"inputs": inputs.sources})
+    check_output_folder(out, args.overwrite, _input_paths(args))
+    series = _series_uids(args)
+    result, inputs = _analyse(args, say, series)
+    recorded = {**inputs.sources, **{f"{name}_series_uid": uid for name, uid in series.items()}}
+    export_results(out, result, args.overwrite, {"inputs": recorded}, _input_paths(args))
     return result.measures
 
 
@@ -305,7 +348,7 @@ def command_demo(args: argparse.Namespace) -> int:
             ["run", "--out", str(staging / "results")]
             + [f"--{role}={path}" for role, path in paths.items() if role in _INPUT_ROLES]
         )
-        result, _ = _analyse(run_args, say)
+        result, _ = _analyse(run_args, say, {})
         final_inputs = {role: str(out / "phantom" / Path(path).name) for role, path in paths.items()}
         export_results(staging / "results", result, extra={"inputs": final_inputs})
     _print_summary(result.measures, out / "results")
@@ -333,16 +376,60 @@ _COMMANDS = {"run": command_run, "demo": command_demo, "perfusion": command_perf
              "app": command_app}
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+@contextmanager
+def _sigterm_cancels() -> Iterator[None]:
+    """SIGTERM ends the command like Ctrl-C; only the main thread may install a handler."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return _COMMANDS[args.command](args)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    print(f"imr-analysis: warning: {message}", file=sys.stderr)
+
+
+@contextmanager
+def _own_messages_only() -> Iterator[None]:
+    """Keep ITK/GDCM warnings and dependencies' Python warnings off stderr; ours become one line."""
+    itk_warnings = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            warnings.filterwarnings("default", category=UserWarning, module=r"IMRAnalysisLib\.")
+            warnings.showwarning = _show_warning
+            yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(itk_warnings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # --help, --version or an option mistake (already reported)
+        return int(stop.code or 0)
+    try:
+        with _sigterm_cancels(), _own_messages_only():
+            return _COMMANDS[args.command](args)
     except InputError as error:
         print(f"imr-analysis: error: {error}", file=sys.stderr)
         return 2
     except AnalysisCancelled as error:
         print(f"imr-analysis: {error}", file=sys.stderr)
         return 130
+    except KeyboardInterrupt as interruption:
+        print("imr-analysis: interrupted", file=sys.stderr)
+        return 128 + signal.SIGTERM if isinstance(interruption, _Terminated) else 130
 
 
 if __name__ == "__main__":

@@ -18,27 +18,29 @@ from .dsc_deconvolution import METHODS
 from .dsc_io import DscSeries, read_dsc
 from .dsc_maps import UNITS, perfusion_maps
 from .errors import InputError
-from .image_io import read_mask
+from .dsc_dicom import ROLE
+from .image_io import dicom_series, read_mask
+from .option_types import finite_float, role_and_uid, series_by_role
 from .results_folder import check_output_folder, staged_output_folder
 
 
 DSC_MAPS = {"rcbv": "rcbv", "rcbf": "cbf", "tmax": "tmax"}  # `run --map` -> perfusion map name
 
 
-def map_from_dsc(path: str, te: float | None, tr: float | None, name: str) -> sitk.Image:
+def map_from_dsc(path: str, te: float | None, tr: float | None, name: str, series: str | None = None) -> sitk.Image:
     """One map of a DSC series made as ``perfusion`` makes it (automatic AIF and reference).
 
     rCBF is the absolute CBF map: its mirror ratio is the same whatever the scale.
     Negative values, deconvolution noise where there is no perfusion (CSF), become 0.
     """
-    image = perfusion_maps(read_dsc(path, te, tr)).image(DSC_MAPS[name])
+    image = perfusion_maps(read_dsc(path, te, tr, series)).image(DSC_MAPS[name])
     return sitk.Threshold(image, lower=0.0, upper=float(np.finfo(np.float32).max), outsideValue=0.0)
 
 
 def add_timing_options(parser: argparse.ArgumentParser) -> None:
     """``--te`` / ``--tr``: every command that reads DSC series lets the user correct its header."""
-    parser.add_argument("--te", type=float, help="echo time of the DSC series in seconds (overrides the header)")
-    parser.add_argument("--tr", type=float, help="time between DSC dynamics in seconds (overrides the header)")
+    parser.add_argument("--te", type=finite_float, help="echo time of the DSC series in seconds (overrides the header)")
+    parser.add_argument("--tr", type=finite_float, help="time between DSC dynamics in seconds (overrides the header)")
 
 
 def add_perfusion_parser(commands: argparse._SubParsersAction) -> None:
@@ -46,6 +48,8 @@ def add_perfusion_parser(commands: argparse._SubParsersAction) -> None:
     perfusion.add_argument("--dsc", required=True,
                            help="4D DSC series: NIfTI, NRRD, a DICOM folder (one file per slice and time point) "
                                 "or enhanced multi-frame DICOM")
+    perfusion.add_argument("--series", action="append", type=role_and_uid, metavar="dsc=UID",
+                           help="read series UID from a --dsc folder holding several series")
     add_timing_options(perfusion)
     perfusion.add_argument("--aif-mask", help="0/1 mask of arterial voxels on the series grid (default: automatic)")
     perfusion.add_argument("--reference-mask",
@@ -75,18 +79,24 @@ def command_perfusion(args: argparse.Namespace) -> int:
 
     say = Reporter(args.quiet)
     out = Path(args.out)
-    check_output_folder(out, args.overwrite)
+    inputs = [path for path in (args.dsc, args.aif_mask, args.reference_mask) if path]
+    check_output_folder(out, args.overwrite, inputs)
+    chosen = series_by_role(args.series, ("dsc",)).get("dsc")
+    uid = dicom_series(args.dsc, ROLE, chosen).uid if Path(args.dsc).is_dir() else None
+    if chosen is not None and uid is None:
+        raise InputError(f"--series dsc={chosen}: the DSC series is a file, not a DICOM folder", args.dsc)
     say("reading and checking the DSC series")
-    series = read_dsc(args.dsc, args.te, args.tr)
+    series = read_dsc(args.dsc, args.te, args.tr, uid)
     aif_mask = (_series_mask(args.aif_mask, "AIF mask", series), args.aif_mask) if args.aif_mask else None
     reference = _series_mask(args.reference_mask, "rCBV reference mask", series) if args.reference_mask else None
     say(f"computing perfusion maps ({args.method}, {series.signal.shape[0]} dynamics, TE {series.te:g} s, "
         f"TR {series.tr:g} s)")
     maps = perfusion_maps(series, aif_mask, reference, args.method, args.leakage_correction)
-    with staged_output_folder(out, args.overwrite) as staging:
+    with staged_output_folder(out, args.overwrite, inputs) as staging:
         maps.write(staging)
         summary = {
-            "dsc": str(args.dsc), "te_s": series.te, "tr_s": series.tr, "method": args.method,
+            "dsc": str(args.dsc), **({"dsc_series_uid": uid} if uid else {}),
+            "te_s": series.te, "tr_s": series.tr, "method": args.method,
             "leakage_correction": args.leakage_correction, "aif": maps.aif.how,
             "aif_voxels_zyx": maps.aif.voxels.tolist(), "units": UNITS,
             "baseline_dynamics": [maps.concentration.baseline.start, maps.concentration.baseline.stop],

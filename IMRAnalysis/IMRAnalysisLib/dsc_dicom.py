@@ -24,6 +24,7 @@ from pydicom.errors import InvalidDicomError
 from pydicom.valuerep import DT
 
 from .errors import InputError
+from .image_io import dicom_series
 
 ROLE = "DSC series"
 MS = 1e-3
@@ -36,11 +37,14 @@ _POSITION_TOLERANCE_MM = 0.01
 _SAME_TOLERANCE = 1e-4  # of direction cosines, mm of pixel spacing, ms of echo time
 
 
-def read_dicom(path: Path) -> tuple[np.ndarray, sitk.Image, Header]:
-    """A DICOM folder (classic or multi-frame) or one multi-frame file, with at least two time points."""
+def read_dicom(path: Path, series: str | None = None) -> tuple[np.ndarray, sitk.Image, Header]:
+    """A DICOM folder (classic or multi-frame) or one multi-frame file, with at least two time points.
+
+    ``series`` is the SeriesInstanceUID to read from a classic folder holding several series.
+    """
     files = multiframe_files(path) if path.is_dir() else [path]
     where = files[0] if len(files) == 1 else path  # errors name the file when there is one
-    signal, reference, header = read_multiframe(files, where) if files else _read_classic(path)
+    signal, reference, header = read_multiframe(files, where) if files else _read_classic(path, series)
     if signal.shape[0] == 1:
         raise InputError(f"the {ROLE} is a single 3D volume (one time point); a 4D time series is expected", path)
     return signal, reference, header
@@ -254,8 +258,8 @@ def _multiframe_header(dataset: pydicom.Dataset, frames: list[_Frame], grid: np.
 # --- classic: one file per slice and time point ------------------------------------------
 
 
-def _read_classic(folder: Path) -> tuple[np.ndarray, sitk.Image, Header]:
-    files = _largest_series(folder)
+def _read_classic(folder: Path, series: str | None) -> tuple[np.ndarray, sitk.Image, Header]:
+    files = list(dicom_series(folder, ROLE, series).files)
     volumes = []
     for names in _time_groups(files, folder):
         reader = sitk.ImageSeriesReader()
@@ -275,14 +279,6 @@ def _read_classic(folder: Path) -> tuple[np.ndarray, sitk.Image, Header]:
     header = {name: float(probe.GetMetaData(tag).split("\\")[0]) * MS
               for name, tag in (("te", _ECHO_TAG), ("tr", _REPETITION_TAG)) if probe.HasMetaDataKey(tag)}
     return signal, reference, header
-
-
-def _largest_series(folder: Path) -> list[str]:
-    ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    series = [sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid) for sid in ids]
-    if not series:
-        raise InputError(f"the {ROLE} folder contains no DICOM series", folder)
-    return list(max(series, key=len))
 
 
 def _time_groups(files: list[str], folder: Path) -> list[list[str]]:

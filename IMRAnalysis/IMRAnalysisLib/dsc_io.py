@@ -30,12 +30,14 @@ import SimpleITK as sitk
 from .dsc_dicom import MS as _MS
 from .dsc_dicom import ROLE, is_multiframe, read_dicom
 from .errors import InputError
+from .image_io import check_nifti_file, require_finite
 
 MIN_DYNAMICS = 10
 TE_RANGE_S = (0.001, 0.2)
 TR_RANGE_S = (0.1, 10.0)
 MIN_BOLUS_DROP = 0.03  # whole-brain signal must fall by at least 3 % at the bolus
 MAX_SATURATED_FRACTION = 0.01  # of tissue samples sitting exactly at the series maximum
+MAX_NEGATIVE_FRACTION = 0.05  # of the maximum: noise or interpolation ringing below 0, not a shifted series
 _NIFTI_TIME_UNITS = {8: 1.0, 16: 1e-3, 24: 1e-6}
 
 
@@ -69,12 +71,17 @@ def series_image(signal: np.ndarray, reference: sitk.Image, tr: float) -> sitk.I
     return sitk.JoinSeries(volumes, 0.0, float(tr))
 
 
-def read_dsc(path: str | Path, te: float | None = None, tr: float | None = None) -> DscSeries:
-    """The checked series; ``te``/``tr`` (seconds) replace the header's values."""
+def read_dsc(path: str | Path, te: float | None = None, tr: float | None = None,
+             series: str | None = None) -> DscSeries:
+    """The checked series; ``te``/``tr`` (seconds) replace the header's values.
+
+    ``series`` is the SeriesInstanceUID to read from a DICOM folder holding several series.
+    """
     path = Path(path)
     if not path.exists():
         raise InputError(f"the {ROLE} was not found (no such file or folder)", path)
-    signal, reference, header = read_dicom(path) if path.is_dir() or is_multiframe(path) else _read_file(path)
+    signal, reference, header = (read_dicom(path, series) if path.is_dir() or is_multiframe(path)
+                                 else _read_file(path))
     te = _required_time(te if te is not None else header.get("te"), "echo time (TE)", "--te", TE_RANGE_S, path)
     tr = _required_time(tr if tr is not None else header.get("tr"), "time between dynamics (TR)", "--tr",
                         TR_RANGE_S, path)
@@ -89,6 +96,11 @@ def check_signal(series: DscSeries) -> None:
     if signal.shape[0] < MIN_DYNAMICS:
         raise InputError(f"the {ROLE} has only {signal.shape[0]} time points; at least {MIN_DYNAMICS} are needed",
                          path)
+    require_finite(signal, path, ROLE)
+    lowest, highest = float(signal.min()), float(signal.max())
+    if lowest < -MAX_NEGATIVE_FRACTION * abs(highest):
+        raise InputError(f"the {ROLE} has strongly negative values (minimum {lowest:.4g}, maximum {highest:.4g}): "
+                         "a DSC series holds signal magnitudes, not mean-subtracted or difference values", path)
     tissue = tissue_voxels(signal)
     samples = signal[:, tissue]
     saturated = np.count_nonzero(samples == signal.max()) / samples.size
@@ -122,6 +134,8 @@ def _required_time(value: float | None, name: str, option: str, limits: tuple[fl
 
 
 def _read_file(path: Path) -> tuple[np.ndarray, sitk.Image, dict[str, float]]:
+    if path.name.lower().endswith((".nii", ".nii.gz")):
+        check_nifti_file(path, ROLE)
     try:
         image = sitk.ReadImage(str(path))
     except RuntimeError as error:

@@ -7,6 +7,7 @@ is written, so an interrupted run never leaves half a result nor damages an old 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import SimpleITK as sitk
@@ -98,9 +99,13 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
     save_overview(folder / "overview.png", figure)
 
 
-def export_results(out: Path, result: AnalysisResult, overwrite: bool = False, extra: dict | None = None) -> Path:
-    """Write the result folder atomically; ``extra`` is merged into the metrics (inputs...)."""
+def export_results(out: Path, result: AnalysisResult, overwrite: bool = False, extra: dict | None = None,
+                   inputs: Iterable[str | Path] = ()) -> Path:
+    """Write the result folder atomically; ``extra`` is merged into the metrics (inputs...).
+
+    ``inputs`` are the files the analysis read, which the result folder may not hold.
+    """
     measures = {**result.measures, **(extra or {})}
-    with staged_output_folder(Path(out), overwrite) as staging:
+    with staged_output_folder(Path(out), overwrite, inputs) as staging:
         write_folder_contents(staging, result, measures)
     return Path(out)

@@ -8,12 +8,11 @@ geometry (LPS origin, spacing, direction cosines): nothing here resamples or reo
 
 from __future__ import annotations
 
-import gzip
 import os
 import re
 import shutil
 import tempfile
-import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -21,6 +20,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
+from .nifti_payload import stored_values
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 
@@ -43,6 +43,15 @@ _DATA_FILE_FIELD = re.compile(
 )
 # Continuous-index slack so that voxels exactly on a shared grid edge count as inside.
 _EDGE_TOLERANCE = 1e-6
+# Voxel edges of a head image, mm: outside this the header is in other units (metres) or broken.
+SPACING_RANGE_MM = (0.1, 30.0)
+# Columns of a direction matrix further from orthonormal than this are sheared, not rounded.
+_ORTHONORMAL_TOLERANCE = 1e-3
+# Voxels along every axis of a map: the smoothing and registration need at least four.
+MIN_MAP_VOXELS = 4
+_SLICE_GAP_TOLERANCE_MM = 0.01
+_SHEARED = ("the {role} has a sheared geometry: its axes are not perpendicular unit vectors, so its voxel "
+            "volumes would be wrong; resample it onto a regular grid")
 
 _Result = TypeVar("_Result")
 
@@ -50,23 +59,24 @@ _Result = TypeVar("_Result")
 # --- reading ----------------------------------------------------------------------------
 
 
-def read_image(path: str | Path, role: str) -> sitk.Image:
+def read_image(path: str | Path, role: str, series: str | None = None) -> sitk.Image:
     """A single scalar 3D volume from a supported file or a DICOM series folder.
 
     ``role`` names the image in messages ("post-EVT rCBV map", "lesion mask").
+    ``series`` is the SeriesInstanceUID to read from a folder holding several series.
     A 4D image with one volume is returned as 3D with the same spatial geometry.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"the {role} was not found (no such file or folder)", path)
     if path.is_dir():
-        return _read_dicom_series(path, role)
+        return _read_dicom_series(path, role, series)
     return _read_file(path, role)
 
 
-def read_map(path: str | Path, role: str) -> sitk.Image:
+def read_map(path: str | Path, role: str, series: str | None = None) -> sitk.Image:
     """A float32 rCBV map whose voxels are all finite and non-negative and not all equal."""
-    return check_map(read_image(path, role), path, role)
+    return check_map(read_image(path, role, series), path, role)
 
 
 def check_map(image: sitk.Image, source: str | Path, role: str) -> sitk.Image:
@@ -74,16 +84,17 @@ def check_map(image: sitk.Image, source: str | Path, role: str) -> sitk.Image:
 
     Separate from reading so that maps arriving as scene nodes get the same checks.
     """
+    _require_enough_voxels(image.GetSize(), source, role)
     image = sitk.Cast(image, sitk.sitkFloat32)
     values = sitk.GetArrayViewFromImage(image)
-    _require_finite(values, source, role)
+    require_finite(values, source, role)
     _require_non_negative(values, source, role)
     _require_not_constant(values, source, role)
     return image
 
 
 def read_mask(
-    path: str | Path, role: str, label: int | None = None, *, allow_empty: bool = False
+    path: str | Path, role: str, label: int | None = None, *, allow_empty: bool = False, series: str | None = None
 ) -> sitk.Image:
     """A uint8 0/1 mask: the file's voxels equal to ``label``, or a 0/1 file as it is.
 
@@ -93,7 +104,7 @@ def read_mask(
     """
     if label is not None and label < 1:
         raise InputError(f"label {label} cannot select the {role}: labels are positive integers", path)
-    image = read_image(path, role)
+    image = read_image(path, role, series)
     values = sitk.GetArrayViewFromImage(image)
     _require_integer_values(values, path, role)
     selected = _select_label(values, label, path, role)
@@ -119,29 +130,80 @@ def _read_file(path: Path, role: str) -> sitk.Image:
     spacing, direction = _spatial_geometry(reader.GetSpacing(), reader.GetDirection())
     _check_geometry(spacing, direction, reader.GetOrigin(), path, role)
     if image_io == "NiftiImageIO":
-        _require_complete_nifti(reader, path, role)
+        check_nifti_file(path, role)
     image = _read_or_fail(reader.Execute, path, role, format_name)
     return _squeezed(image) if image.GetDimension() == 4 else image
 
 
-def _read_dicom_series(folder: Path, role: str) -> sitk.Image:
+def _read_dicom_series(folder: Path, role: str, series: str | None) -> sitk.Image:
     reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(_largest_dicom_series(folder, role))
+    reader.SetFileNames(dicom_series(folder, role, series).files)
+    reader.MetaDataDictionaryArrayUpdateOn()
     image = _read_or_fail(reader.Execute, folder, role, "DICOM")
     _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(), folder, role)
     _check_geometry(image.GetSpacing(), image.GetDirection(), image.GetOrigin(), folder, role)
+    _require_even_slices(reader, image, folder, role)
     return image
 
 
-def _largest_dicom_series(folder: Path, role: str) -> list[str]:
-    """File names of the series with most files: a folder may also hold scouts or derived series."""
-    series_ids = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    series = [sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), sid) for sid in series_ids]
-    if not series:
-        raise InputError(
-            f"the {role} folder contains no DICOM series; supported: {_SUPPORTED_TEXT}", folder
-        )
-    return list(max(series, key=len))
+def _require_even_slices(reader: sitk.ImageSeriesReader, image: sitk.Image, folder: Path, role: str) -> None:
+    """Refuse missing or unevenly spaced slices: ITK stacks them as if evenly spaced, so volumes would be wrong."""
+    key = "0020|0032"  # Image Position (Patient)
+    if not all(reader.HasMetaDataKey(index, key) for index in range(image.GetDepth())):
+        return
+    normal = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)[:, 2]
+    depths = [np.asarray(reader.GetMetaData(index, key).split("\\"), dtype=float) @ normal
+              for index in range(image.GetDepth())]
+    steps = np.abs(np.diff(depths))
+    if steps.size and np.ptp(steps) > max(_SLICE_GAP_TOLERANCE_MM, 0.01 * float(np.mean(steps))):
+        raise InputError(f"the {role} has missing or unevenly spaced slices (gaps from {steps.min():.3g} to "
+                         f"{steps.max():.3g} mm); a complete series is expected", folder)
+
+
+@dataclass(frozen=True)
+class DicomSeries:
+    """One series of a DICOM folder: its SeriesInstanceUID, description and files."""
+
+    uid: str
+    description: str
+    files: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"'{self.description}' ({len(self.files)} images, UID {self.uid})"
+
+
+def dicom_series(folder: str | Path, role: str, uid: str | None = None) -> DicomSeries:
+    """The folder's only series, or the one whose UID is ``uid``.
+
+    A folder with several series (scouts, derived maps, other sequences) is refused
+    with their list rather than guessed from: the largest is not always the right one.
+    """
+    folder = Path(folder)
+    found = [_series_of(folder, sid) for sid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))]
+    if not found:
+        raise InputError(f"the {role} folder contains no DICOM series; supported: {_SUPPORTED_TEXT}", folder)
+    listed = "; ".join(str(series) for series in found)
+    if uid is not None:
+        chosen = [series for series in found if series.uid == uid]
+        if not chosen:
+            raise InputError(f"the {role} folder has no DICOM series with UID {uid}; it holds {listed}", folder)
+        return chosen[0]
+    if len(found) > 1:
+        raise InputError(f"the {role} folder holds {len(found)} DICOM series; choose one by its UID "
+                         f"(--series ROLE=UID): {listed}", folder)
+    return found[0]
+
+
+def _series_of(folder: Path, uid: str) -> DicomSeries:
+    files = tuple(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid))
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(files[0])
+    try:
+        reader.ReadImageInformation()
+        description = reader.GetMetaData("0008|103e").strip() if reader.HasMetaDataKey("0008|103e") else ""
+    except RuntimeError:
+        description = ""
+    return DicomSeries(uid, description or "no description", files)
 
 
 def _supported_suffix(path: Path) -> str | None:
@@ -154,6 +216,8 @@ def _read_or_fail(step: Callable[[], _Result], path: Path, role: str, format_nam
     try:
         return step()
     except RuntimeError as error:
+        if "orthonormal" in str(error):  # ITK's NIfTI reader refuses a sheared sform/qform itself
+            raise InputError(_SHEARED.format(role=role), path) from error
         raise InputError(
             f"the {role} cannot be read: the file is damaged, truncated or not a valid {format_name} file",
             path,
@@ -202,6 +266,13 @@ def _check_shape(dimension: int, size: tuple[int, ...], components: int, path: P
         )
 
 
+def _require_enough_voxels(size: tuple[int, ...], path: str | Path, role: str) -> None:
+    if min(size) < MIN_MAP_VOXELS:
+        shape = " x ".join(str(n) for n in size)
+        raise InputError(f"the {role} has too few voxels along one axis ({shape}); "
+                         f"a map needs at least {MIN_MAP_VOXELS} in every direction", path)
+
+
 def _spatial_geometry(
     spacing: tuple[float, ...], direction: tuple[float, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -226,8 +297,15 @@ def _check_geometry(
         raise InputError(
             f"the {role} has a degenerate geometry: voxel spacing ({values}) must be positive", path
         )
+    low, high = SPACING_RANGE_MM
+    if np.any(spacing < low) or np.any(spacing > high):
+        values = ", ".join(f"{s:g}" for s in spacing)
+        raise InputError(f"the {role} has a voxel spacing of ({values}) mm, not plausible for a head image "
+                         f"(expected {low:g} to {high:g} mm; is the header in metres?)", path)
     if not np.all(np.isfinite(matrix)) or abs(np.linalg.det(matrix)) < 1e-6:
         raise InputError(f"the {role} has a degenerate geometry: its direction matrix is singular", path)
+    if np.abs(matrix.T @ matrix - np.eye(3)).max() > _ORTHONORMAL_TOLERANCE:
+        raise InputError(_SHEARED.format(role=role), path)
     if not np.all(np.isfinite(origin)):
         raise InputError(f"the {role} has a degenerate geometry: its origin is not a finite point", path)
 
@@ -243,35 +321,20 @@ def _squeezed(image: sitk.Image) -> sitk.Image:
     )
 
 
-def _require_complete_nifti(reader: sitk.ImageFileReader, path: Path, role: str) -> None:
-    """ITK silently zero-fills a truncated NIfTI file, so check the data length ourselves."""
-    ndim = int(reader.GetMetaData("dim[0]"))
-    voxels = int(np.prod([int(reader.GetMetaData(f"dim[{i}]")) for i in range(1, ndim + 1)]))
-    needed = int(float(reader.GetMetaData("vox_offset"))) + voxels * int(reader.GetMetaData("bitpix")) // 8
-    if _stored_length(path) < needed:
+def check_nifti_file(path: Path, role: str) -> None:
+    """Refuse a NIfTI file cut short or holding NaN/inf voxels: ITK would zero-fill or zero them silently."""
+    values = stored_values(path)
+    if values is None:
         raise InputError(f"the {role} file is truncated or damaged: its image data is incomplete", path)
-
-
-def _stored_length(path: Path) -> int:
-    """Bytes of the (uncompressed) file, or -1 when its gzip stream is cut or corrupt."""
-    with path.open("rb") as stream:
-        is_gzip = stream.read(2) == b"\x1f\x8b"
-    if not is_gzip:
-        return path.stat().st_size
-    total = 0
-    try:
-        with gzip.open(path, "rb") as stream:
-            while chunk := stream.read(1 << 20):
-                total += len(chunk)
-    except (EOFError, OSError, zlib.error):
-        return -1
-    return total
+    if values.dtype.kind == "f":
+        require_finite(values, path, role)
 
 
 # --- voxel value checks -----------------------------------------------------------------
 
 
-def _require_finite(values: np.ndarray, path: str | Path, role: str) -> None:
+def require_finite(values: np.ndarray, path: str | Path, role: str) -> None:
+    """Refuse NaN and infinite values, counting each, for maps and series alike."""
     finite = np.isfinite(values)
     if not finite.all():
         nan = int(np.count_nonzero(np.isnan(values)))
@@ -395,6 +458,19 @@ def require_overlap(
             f"one is shared, at least {min_fraction:.0%} is needed): "
             "check that they belong to the same patient/session"
         )
+
+
+def require_distinct(
+    image_a: sitk.Image, path_a: str | Path, role_a: str, image_b: sitk.Image, path_b: str | Path, role_b: str
+) -> None:
+    """Refuse one study given for two timepoints (same file, or a copy): it would register perfectly
+    and say nothing about change, without a word of warning."""
+    same_grid = image_a.GetSize() == image_b.GetSize() and all(
+        np.allclose(getter(image_a), getter(image_b), rtol=0, atol=1e-6)
+        for getter in (sitk.Image.GetOrigin, sitk.Image.GetSpacing, sitk.Image.GetDirection))
+    if same_grid and np.array_equal(sitk.GetArrayViewFromImage(image_a), sitk.GetArrayViewFromImage(image_b)):
+        raise InputError(f"the {role_b} is the same image as the {role_a} ({path_a}); give the {role_b} itself",
+                         path_b)
 
 
 def require_inside(

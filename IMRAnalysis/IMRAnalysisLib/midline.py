@@ -16,7 +16,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .image_io import voxel_points
-from .plane import Plane
+from .plane import Plane, check_user_plane
 from .registration import Cancel, correlation_in_mask, register_rigid, resample_onto
 
 
@@ -123,5 +123,6 @@ def estimate_midline(
 
 
 def user_midline(image: sitk.Image, plane: Plane, brain_mask: sitk.Image) -> MidlineResult:
-    """A plane the user placed, with the same quality figure as an estimated one."""
+    """A plane the user placed (refused unless it can be a mid-sagittal plane), with its quality figure."""
+    check_user_plane(plane, image, brain_mask)
     return MidlineResult(plane, symmetry_correlation(image, plane, brain_mask), estimated=False)

@@ -34,6 +34,7 @@ _DIFFERENCE_UNITS: dict[str, tuple[str, str]] = {  # map -> (unit shown, suffix 
 }
 MAX_SMOOTHING_MM = 10.0  # beyond this the map is no longer compared voxel by voxel
 TMAX_THRESHOLD_S = 2.0  # Tmax longer than the mirror's by this much counts as delayed
+MAX_SEED = 2**32 - 1  # ITK's sampling seed is an unsigned 32-bit integer
 
 
 @dataclass(frozen=True)
@@ -127,6 +128,12 @@ class AnalysisParameters:
     perfusion_map: PerfusionMap = "rcbv"
 
     def __post_init__(self) -> None:
+        for name in ("threshold", "significance_ml", "smoothing_mm", "floor_fraction", "min_cluster_ml"):
+            value = getattr(self, name)
+            if isinstance(value, (int, float)) and not math.isfinite(value):
+                raise InputError(f"{name} must be a finite number, got {getattr(self, name)}")
+        if not 0 <= self.registration_seed <= MAX_SEED:
+            raise InputError(f"registration seed must be in 0 to {MAX_SEED}, got {self.registration_seed}")
         if self.asymmetry not in ("ratio", "difference"):
             raise InputError(f"asymmetry must be 'ratio' or 'difference', got {self.asymmetry!r}")
         if self.asymmetry == "ratio" and not 0.0 < self.threshold < 1.0:

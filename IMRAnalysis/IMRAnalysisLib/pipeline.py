@@ -22,7 +22,7 @@ from .imr import Segments, empty_like, mask_onto, segment_imr
 from .measures import compute_measures, volume_ml
 from .midline import MidlineResult, estimate_midline, user_midline
 from .parameters import AnalysisParameters, PatientFlags
-from .plane import Plane
+from .plane import Plane, check_user_plane
 from .registration import Cancel, RegistrationResult, align_to_post, resample_onto, single_threaded_itk
 
 Progress = Callable[[str], None]
@@ -193,6 +193,8 @@ def run_analysis(
     say = progress or (lambda message: None)
     say("finding the brain on the post-EVT map")
     brain_mask = automatic_brain_mask(inputs.post)
+    if midline is not None:
+        check_user_plane(midline, inputs.post, brain_mask)  # before the registration, not after
     registrations = register_timepoints(inputs, brain_mask, parameters, say, cancel)
     _check_cancel(cancel)
     say("carrying the masks onto the post-EVT grid")

@@ -16,8 +16,13 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
+from .image_io import voxel_points
 
 _LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])
+# A plane given by hand must be this close to the image's left-right axis (heads lie within
+# ~15 degrees of it) and leave this share of the brain on each side to be a mid-sagittal plane.
+MAX_USER_TILT_DEG = 30.0
+MIN_USER_SIDE_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -123,3 +128,25 @@ class Plane:
         if not isinstance(values, dict):
             raise InputError("midline file must hold a JSON object", path)
         return cls.from_dict(values, path)
+
+
+def check_user_plane(plane: Plane, image: sitk.Image, brain_mask: sitk.Image) -> None:
+    """Refuse a hand-placed plane that cannot be the mid-sagittal plane of ``image``.
+
+    A plane outside the head would pair every voxel with air, and an axial or coronal one
+    compares unrelated structures: both give confident but meaningless IMR volumes.
+    """
+    direction = np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    left_right = direction[:, int(np.argmax(np.abs(direction[0])))]
+    tilt = float(np.degrees(np.arccos(min(1.0, abs(float(plane.normal_array @ left_right))))))
+    if tilt > MAX_USER_TILT_DEG:
+        raise InputError(f"the given mid-sagittal plane is tilted {tilt:.0f} degrees from the image's left-right "
+                         f"axis (at most {MAX_USER_TILT_DEG:g}): its normal must point from one hemisphere to "
+                         "the other")
+    sides = plane.signed_distance(voxel_points(image, sitk.GetArrayViewFromImage(brain_mask).astype(bool))) > 0
+    if sides.size:
+        smaller = min(np.count_nonzero(sides), np.count_nonzero(~sides)) / sides.size
+        if smaller < MIN_USER_SIDE_FRACTION:
+            raise InputError(f"the given mid-sagittal plane does not divide the brain into two halves: "
+                             f"{100 * smaller:.0f} % of it lies on one side (at least "
+                             f"{100 * MIN_USER_SIDE_FRACTION:.0f} % is needed); check the plane's point")

@@ -320,3 +320,41 @@ def test_scanner_enhanced_mr_geometry_matches_gdcm(tmp_path: Path) -> None:
     assert header == pytest.approx({"te": 3.513e-3, "tr": 7.5693e-3}, abs=1e-7)
     with pytest.raises(InputError, match="single 3D volume"):
         read_dsc(path, te=0.03, tr=1.5)
+
+
+def _with_nan(signal: np.ndarray) -> np.ndarray:
+    signal = signal.copy()
+    signal[5:9, 2, 4, 4] = np.nan
+    return signal
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".nrrd"])
+def test_series_with_nan_is_refused_saying_nan(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"dsc{suffix}"
+    if suffix == ".nrrd":
+        _write(path, _with_nan(_signal()))
+    else:  # nibabel keeps the NaN in the file; SimpleITK alone would read them as 0
+        nibabel = pytest.importorskip("nibabel")
+        image = nibabel.Nifti1Image(np.transpose(_with_nan(_signal()), (3, 2, 1, 0)), np.eye(4))
+        image.header.set_xyzt_units("mm", "sec")
+        image.header["pixdim"][4] = 1.5
+        nibabel.save(image, str(path))
+    with pytest.raises(InputError, match="4 NaN") as error:
+        read_dsc(path, te=0.03)
+    assert str(path) in str(error.value)
+
+
+def test_mean_subtracted_series_is_refused(tmp_path: Path) -> None:
+    signal = _signal()
+    path = _write(tmp_path / "centred.nrrd", signal - signal.mean(axis=0))
+    with pytest.raises(InputError, match="strongly negative values") as error:
+        read_dsc(path, te=0.03)
+    assert str(path) in str(error.value)
+
+
+def test_truncated_4d_nifti_names_the_file(tmp_path: Path) -> None:
+    path = _write(tmp_path / "cut.nii", _signal())
+    path.write_bytes(path.read_bytes()[: path.stat().st_size * 7 // 10])
+    with pytest.raises(InputError, match="truncated") as error:
+        read_dsc(path, te=0.03)
+    assert str(path) in str(error.value)

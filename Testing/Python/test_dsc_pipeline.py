@@ -85,7 +85,9 @@ def test_tmax_finds_the_delayed_region(tmp_path, capsys) -> None:
     series = phantom.write(tmp_path / "dsc.nrrd")
     delayed = sitk.Cast(phantom.series.volume_image(phantom.delayed.astype(np.float32)), sitk.sitkUInt8)
     sitk.WriteImage(delayed, str(tmp_path / "delayed.nrrd"))
-    measures = _measures(capsys, ["--map", "tmax", "--post-dsc", str(series), "--day5-dsc", str(series),
+    # day 5 only carries the lesion's grid here: any other study on the same grid (the same series is refused)
+    sitk.WriteImage(phantom.series.volume_image(phantom.series.signal[0]), str(tmp_path / "day5.nrrd"))
+    measures = _measures(capsys, ["--map", "tmax", "--post-dsc", str(series), "--day5", str(tmp_path / "day5.nrrd"),
                                   "--lesion", str(tmp_path / "delayed.nrrd"), "--no-registration",
                                   "--out", str(tmp_path / "out")])
     assert measures["imr_relative_percent"] > 80.0  # delayed by 3 s, threshold 2 s

@@ -13,6 +13,7 @@ from scipy.spatial.transform import Rotation
 from IMRAnalysisLib.errors import InputError
 from IMRAnalysisLib.image_io import (
     SUPPORTED_SUFFIXES,
+    dicom_series,
     mask_bounds,
     physical_bounds,
     read_image,
@@ -152,12 +153,27 @@ def test_dicom_series_folder_keeps_geometry(tmp_path):
     np.testing.assert_array_equal(sitk.GetArrayFromImage(image), ramp(dtype=np.int16))
 
 
-def test_dicom_folder_with_several_series_takes_the_largest(tmp_path):
+def test_dicom_folder_with_several_series_is_refused_unless_one_is_chosen(tmp_path):
     small = make_image(ramp((3, 6, 7), np.int16), direction=OBLIQUE)
     large = make_image(ramp((5, 6, 7), np.int16), direction=OBLIQUE)
     write_dicom_series(tmp_path / "dicom", small, "3", "b")
     write_dicom_series(tmp_path / "dicom", large, "2", "a")
-    assert read_image(tmp_path / "dicom", "map").GetSize() == (7, 6, 5)
+    root = "1.2.826.0.1.3680043.2.1125.7"
+    message = assert_input_error(lambda: read_image(tmp_path / "dicom", "map"), tmp_path / "dicom",
+                                 "holds 2 DICOM series", "--series", f"UID {root}.2", f"UID {root}.3",
+                                 "5 images", "3 images")
+    assert "\n" not in message
+    assert read_image(tmp_path / "dicom", "map", series=f"{root}.3").GetSize() == (7, 6, 3)
+    assert read_image(tmp_path / "dicom", "map", series=f"{root}.2").GetSize() == (7, 6, 5)
+    assert dicom_series(tmp_path / "dicom", "map", f"{root}.2").uid == f"{root}.2"
+    assert_input_error(lambda: read_image(tmp_path / "dicom", "map", series="9.9"), tmp_path / "dicom",
+                       "no DICOM series with UID 9.9")
+
+
+def test_dicom_series_with_a_missing_slice_is_refused(tmp_path):
+    write_dicom_series(tmp_path / "dicom", make_image(ramp((6, 6, 7), np.int16), direction=OBLIQUE), "2", "a")
+    (tmp_path / "dicom" / "a003.dcm").unlink()
+    assert_input_error(lambda: read_image(tmp_path / "dicom", "map"), tmp_path / "dicom", "missing or unevenly")
 
 
 def test_folder_without_dicom(tmp_path):
@@ -196,6 +212,22 @@ def test_truncated_file(tmp_path, suffix):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) * 6 // 10])
     assert_input_error(lambda: read_image(path, "post-EVT rCBV map"), path, "truncated")
+
+
+@pytest.mark.parametrize("suffix", [".nii", ".nii.gz"])
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_nifti_nan_and_inf_are_refused_not_read_as_zero(tmp_path, suffix, endian):
+    """SimpleITK reads them as 0; the stored data says otherwise (file written by nibabel)."""
+    nibabel = pytest.importorskip("nibabel")
+    values = ramp((6, 7, 8)).astype(endian + "f4")
+    values[1, 2, 3:6] = np.nan
+    values[2, 2, 2] = np.inf
+    path = tmp_path / f"holes{suffix}"
+    header = nibabel.Nifti1Header(endianness=endian)
+    nibabel.save(nibabel.Nifti1Image(values, np.diag([2.0, 2.0, 3.0, 1.0]), header), str(path))
+    message = assert_input_error(lambda: read_map(path, "post-EVT rCBV map"), path, "3 NaN and 1 infinite")
+    assert "finite" in message
+    assert_input_error(lambda: read_image(path, "post-EVT rCBV map"), path, "NaN")
 
 
 @pytest.mark.parametrize("suffix", [".nhdr", ".mhd"])
@@ -254,7 +286,11 @@ def test_vector_image(tmp_path):
     [
         ("space directions: (0,0,0) (0,1,0) (0,0,1)", ("degenerate", "spacing")),
         ("space directions: (1,0,0) (1,0,0) (0,0,1)", ("degenerate", "singular")),
+        ("space directions: (1,0,0) (0.5,1,0) (0,0,1)", ("sheared", "not perpendicular")),
+        ("space directions: (0.001875,0,0) (0,0.001875,0) (0,0,0.0065)", ("0.001875", "metres")),
+        ("space directions: (1,0,0) (0,1,0) (0,0,100)", ("spacing", "not plausible")),
     ],
+    ids=["zero-spacing", "singular", "sheared", "metres", "huge"],
 )
 def test_degenerate_nrrd_geometry(tmp_path, fields, words):
     path = write_nrrd_header(tmp_path / "bad.nrrd", fields)
@@ -273,6 +309,21 @@ def test_negative_spacing(tmp_path):
 
 
 # --- maps -----------------------------------------------------------------------------
+
+
+def test_sheared_nifti(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    path = tmp_path / "sheared.nii.gz"
+    affine = np.array([[2.0, 1.0, 0, 0], [0, 2.0, 0, 0], [0, 0, 3.0, 0], [0, 0, 0, 1]])
+    nibabel.save(nibabel.Nifti1Image(ramp((8, 8, 8)), affine), str(path))
+    assert_input_error(lambda: read_map(path, "post-EVT rCBV map"), path, "sheared")
+
+
+@pytest.mark.parametrize("shape", [(2, 32, 32), (3, 32, 32), (16, 32, 3)])
+def test_map_with_too_few_slices(tmp_path, shape):
+    path = tmp_path / "thin.nrrd"
+    write_image(make_image(ramp(shape)), path)
+    assert_input_error(lambda: read_map(path, "post-EVT rCBV map"), path, "too few voxels", "at least 4")
 
 
 def test_read_map_is_float32_with_geometry(tmp_path):

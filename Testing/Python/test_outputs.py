@@ -147,7 +147,9 @@ def test_patient_flags_make_imr_not_assessable(exclusion_files, tmp_path) -> Non
 
 
 def test_no_registration_takes_the_inputs_as_aligned(exclusion_files, tmp_path) -> None:
-    files = dict(exclusion_files, day5=exclusion_files["post"], arrival=exclusion_files["post"])
+    aligned = tmp_path / "post_rescaled.nrrd"  # the post-EVT grid, another study's scale (the same file is refused)
+    sitk.WriteImage(sitk.ReadImage(str(exclusion_files["post"])) * 0.8, str(aligned))
+    files = dict(exclusion_files, day5=aligned, arrival=aligned)
     out = tmp_path / "aligned"
     assert main(_argv(files, out, "--no-registration")) == 0
     measures = json.loads((out / "metrics.json").read_text())

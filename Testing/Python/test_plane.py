@@ -10,7 +10,8 @@ import SimpleITK as sitk
 
 from IMRAnalysisLib.errors import InputError
 from IMRAnalysisLib.midline import mirror, plane_from_symmetry_map
-from IMRAnalysisLib.plane import Plane
+from IMRAnalysisLib.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.plane import Plane, check_user_plane
 
 TILTED = Plane.from_vectors(np.array([3.0, -10.0, 20.0]), np.array([-0.9, 0.3, 0.1]))
 
@@ -71,3 +72,31 @@ def test_mirror_of_an_image_uses_physical_space() -> None:
     image[2, 5, 2] = 7.0  # x = 7.5 (left)
     mirrored = mirror(image, Plane.from_vectors(np.zeros(3), np.array([1.0, 0, 0])))
     assert mirrored[17, 5, 2] == pytest.approx(7.0)  # x = -7.5 (right)
+
+
+# --- planes given by hand ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def post_and_brain(default_phantom):
+    return default_phantom.post, automatic_brain_mask(default_phantom.post)
+
+
+def test_the_true_midline_and_a_shifted_one_are_accepted(default_phantom, post_and_brain) -> None:
+    truth = default_phantom.truth.midline
+    check_user_plane(truth, *post_and_brain)
+    check_user_plane(Plane.from_vectors(truth.point_array + 10.0 * truth.normal_array, truth.normal_array),
+                     *post_and_brain)
+
+
+@pytest.mark.parametrize("point, normal, words", [
+    ((1000.0, 0.0, 0.0), (1.0, 0.0, 0.0), "does not divide the brain"),
+    (None, (0.0, 0.0, 1.0), "tilted 9"),
+    (None, (1.0, 1.0, 0.0), "tilted"),
+])
+def test_a_plane_that_cannot_be_mid_sagittal_is_refused(default_phantom, post_and_brain, point, normal,
+                                                         words) -> None:
+    plane = Plane.from_vectors(default_phantom.truth.midline.point_array if point is None else np.array(point),
+                               np.array(normal))
+    with pytest.raises(InputError, match=words):
+        check_user_plane(plane, *post_and_brain)

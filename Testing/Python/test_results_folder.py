@@ -6,6 +6,8 @@ import csv
 import json
 import math
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 from IMRAnalysisLib import results_folder
 from IMRAnalysisLib.errors import InputError
 from IMRAnalysisLib.results_folder import (
+    MARKER,
     check_output_folder,
     flatten_metrics,
     staged_output_folder,
@@ -39,13 +42,17 @@ METRICS = {
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """The files of a folder but its marker (checked by the tests of the marker itself)."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and p.name != MARKER}
 
 
 def make_old_results(folder: Path) -> dict[str, bytes]:
-    (folder / "sub").mkdir(parents=True)
-    (folder / "metrics.json").write_text('{"imr_volume_ml": 1.0}\n')
-    (folder / "sub" / "overview.png").write_bytes(b"\x89PNG old")
+    """A result folder as an earlier run writes it (with its marker)."""
+    with staged_output_folder(folder, overwrite=False) as staging:
+        (staging / "sub").mkdir()
+        (staging / "metrics.json").write_text('{"imr_volume_ml": 1.0}\n')
+        (staging / "sub" / "overview.png").write_bytes(b"\x89PNG old")
     return snapshot(folder)
 
 
@@ -85,7 +92,7 @@ def test_unwritable_parent_is_refused_before_work(tmp_path: Path, monkeypatch: p
 def test_staged_folder_appears_only_on_success(tmp_path: Path) -> None:
     out = tmp_path / "out"
     with staged_output_folder(out, overwrite=False) as staging:
-        assert staging.parent == tmp_path and staging.is_dir() and not any(staging.iterdir())
+        assert staging.parent == tmp_path and [p.name for p in staging.iterdir()] == [MARKER]
         (staging / "metrics.json").write_text("{}")
         assert not out.exists()
     assert (out / "metrics.json").read_text() == "{}"
@@ -213,3 +220,90 @@ def test_unknown_metric_types_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="object"):
         write_metrics(tmp_path, {"bad": object()})
     assert not any(tmp_path.iterdir())
+
+
+# --- only the project's own folders are ever replaced ------------------------------------
+
+
+def dead_pid() -> int:
+    """The id of a process that has ended (so litter named after it is stale)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_marker_lists_every_file_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    make_old_results(out)
+    marker = json.loads((out / MARKER).read_text())
+    assert marker["software"] == "imr-analysis" and marker["files"] == ["metrics.json", "sub/overview.png"]
+
+
+def test_overwrite_refuses_a_folder_the_project_did_not_write(tmp_path: Path) -> None:
+    out = tmp_path / "patient"
+    out.mkdir()
+    (out / "post.nii.gz").write_bytes(b"the only copy")
+    with pytest.raises(InputError, match=f"only a result folder of imr-analysis \\(marked by {MARKER}\\)"):
+        with staged_output_folder(out, overwrite=True):
+            pytest.fail("the block must not run")
+    assert snapshot(out) == {"post.nii.gz": b"the only copy"}
+    assert [p.name for p in tmp_path.iterdir()] == ["patient"]
+
+
+def test_overwrite_refuses_a_result_folder_holding_other_files(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    make_old_results(out)
+    (out / "notes.txt").write_text("mine")
+    (out / "sub" / ".DS_Store").write_bytes(b"desktop clutter")  # no data: not a reason to refuse
+    with pytest.raises(InputError, match=r"did not write \(notes.txt\)"):
+        check_output_folder(out, overwrite=True)
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_output_folder_may_not_hold_an_input_nor_lie_in_an_input_folder(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    make_old_results(out)
+    with pytest.raises(InputError, match="holds the input"):
+        check_output_folder(out, overwrite=True, inputs=[out / "metrics.json"])
+    with pytest.raises(InputError, match="holds the input"):
+        check_output_folder(out, overwrite=True, inputs=[out])
+    dicom = tmp_path / "dicom"
+    dicom.mkdir()
+    with pytest.raises(InputError, match="inside the input folder"):
+        check_output_folder(dicom / "results", overwrite=False, inputs=[dicom])
+    check_output_folder(tmp_path / "elsewhere", overwrite=False, inputs=[out / "metrics.json", dicom])
+
+
+def test_symbolic_link_as_output_is_refused(tmp_path: Path) -> None:
+    target = tmp_path / "target"
+    make_old_results(target)
+    link = tmp_path / "link"
+    link.symlink_to(target, target_is_directory=True)
+    with pytest.raises(InputError, match="symbolic link"):
+        with staged_output_folder(link, overwrite=True):
+            pytest.fail("the block must not run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link", "target"]
+
+
+def test_litter_of_a_killed_run_is_cleared_and_set_aside_results_restored(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    old = make_old_results(out)
+    pid = dead_pid()
+    stale_staging = tmp_path / f".out.staging-{pid}-0123456789ab"
+    make_old_results(stale_staging)
+    out.rename(tmp_path / f".out.previous-{pid}-0123456789ab")  # killed between the two renames
+    unmarked = tmp_path / f".out.staging-{pid}-ba9876543210"
+    unmarked.mkdir()  # same name pattern, not ours: kept
+    live = tmp_path / f".out.staging-{os.getppid()}-aaaaaaaaaaaa"
+    make_old_results(live)  # a run still going: kept
+    results_folder.remove_stale_litter(out)
+    assert snapshot(out) == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", unmarked.name, live.name])
+
+
+def test_a_new_run_clears_stale_litter(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    make_old_results(tmp_path / f".out.staging-{dead_pid()}-0123456789ab")
+    with staged_output_folder(out, overwrite=False) as staging:
+        (staging / "a.txt").write_text("a")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
