@@ -33,6 +33,17 @@ def test_page_parameters_round_trip_in_page_units_and_are_checked() -> None:
     assert values["imr_label_threshold"] == "Asymmetry threshold (%)"
 
 
+@pytest.mark.parametrize("typed", ["nan", "NaN", "inf", "-Infinity", "1e400"])
+def test_non_finite_numbers_typed_on_the_page_are_refused(typed: str) -> None:
+    parameters = AnalysisParameters()
+    values = page_values(parameters)
+    for field in ("significance_ml", "smoothing_mm", "min_cluster_ml", "threshold"):
+        with pytest.raises(InputError, match="not a finite number"):
+            parameters_from_page({**values, f"imr_param_{field}": typed}, parameters)
+    with pytest.raises(InputError, match="TE of the DSC series: not a finite number"):
+        dsc_timing({"imr_dsc_te": typed, "imr_dsc_tr": ""})
+
+
 def test_tmax_parameters_are_shown_and_read_in_seconds() -> None:
     parameters = AnalysisParameters.for_map("tmax", smoothing_mm=2.0)
     values = page_values(parameters)

@@ -21,7 +21,7 @@ from ..errors import InputError
 from ..mrml_logic import IMR
 from ..parameters import AnalysisParameters
 from .core import Workstation
-from .parameter_fields import PERFUSION_MAP_STATE, page_values, parameters_from_page
+from .parameter_fields import PERFUSION_MAP_STATE, page_number, page_values, parameters_from_page
 from .teaching import STEPS, WORKSTATION_VIEW, step_texts
 from .uploads import (
     RECEIVED_STATE, TIMING_STATES, UPLOAD_ROLES, dsc_timing, received_uploads, upload_state, write_patient_folder,
@@ -178,10 +178,12 @@ class WorkstationApp(TrameApp):
         self.workstation.keep_largest_island()
 
     def apply_threshold(self) -> None:
+        label = self.state.imr_map_label
         try:
-            low, high = float(self.state.imr_threshold_low), float(self.state.imr_threshold_high)
-        except (TypeError, ValueError):
-            self._set_status("error: the threshold range needs two numbers")
+            low = page_number(self.state.imr_threshold_low, f"threshold tool: {label} from")
+            high = page_number(self.state.imr_threshold_high, f"threshold tool: {label} to")
+        except InputError as error:
+            self._set_status(f"error: {error}")
             return
         self.workstation.apply_threshold(low, high)
 

@@ -8,6 +8,7 @@ command line refuses, with the same message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +65,16 @@ def parameters_from_page(state: Any, base: AnalysisParameters) -> AnalysisParame
     """``base`` with the page's values, read in ``base``'s units; the fields the page does not show stay."""
     changes: dict[str, Any] = {"direction": state[DIRECTION_STATE]}
     for field in NUMBER_FIELDS:
-        try:
-            changes[field.name] = float(state[field.state]) / field.scale(base)
-        except (TypeError, ValueError) as error:
-            raise InputError(f"{field.label_for(base)}: not a number ({state[field.state]!r})") from error
+        changes[field.name] = page_number(state[field.state], field.label_for(base)) / field.scale(base)
     return base.with_changes(**changes)
+
+
+def page_number(value: Any, what: str) -> float:
+    """A number from the page; ``nan`` and ``inf`` are refused too, as no parameter or coordinate means them."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{what}: not a number ({value!r})") from error
+    if not math.isfinite(number):
+        raise InputError(f"{what}: not a finite number ({value!r})")
+    return number

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..patient_folder import DSC_SUFFIX, MAP_ROLES, REQUIRED_ROLES
+from .parameter_fields import page_number
 
 UPLOAD_ROLES = {  # upload -> what it is, in messages and labels; a ``_dsc`` upload is a 4D series
     "post": "post-EVT map",
@@ -83,10 +84,7 @@ def dsc_timing(state: Any) -> dict[str, float | None]:
     timing: dict[str, float | None] = {}
     for name, key in TIMING_STATES.items():
         text = str(state[key] or "").strip()
-        try:
-            timing[name] = float(text) if text else None
-        except ValueError as error:
-            raise InputError(f"{name.upper()} of the DSC series: not a number ({text!r})") from error
+        timing[name] = page_number(text, f"{name.upper()} of the DSC series") if text else None
     return timing
 
 
