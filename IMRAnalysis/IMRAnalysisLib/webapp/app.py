@@ -8,6 +8,7 @@ client may send (``message_limits``, ``max_upload_bytes``).
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import tempfile
@@ -85,7 +86,7 @@ class WorkstationApp(TrameApp):
         self.ui = build_page(self.server, self.layout_manager.initialize_layout_grid, max_upload_bytes)
         self.workstation.undo_stack.index_changed.connect(self._on_undo_changed)
         self.ctrl.on_server_bind.add(self._guard)
-        self.ctrl.on_server_ready.add(self._open_initial_patient)
+        self.ctrl.on_server_ready.add(self._schedule_initial_patient)
 
     def _guard(self, web_server) -> None:
         """Before the server starts: the token as wslink's secret and for every request, messages bounded."""
@@ -159,7 +160,11 @@ class WorkstationApp(TrameApp):
 
     # --- patient ----------------------------------------------------------------------
 
-    def _open_initial_patient(self, **_) -> None:
+    def _schedule_initial_patient(self, **_) -> None:
+        """Open the first patient on the loop's next turn: the server's other ready callbacks (its address) first."""
+        asyncio.get_running_loop().call_soon(self._open_initial_patient)
+
+    def _open_initial_patient(self) -> None:
         if self._demo:
             self.open_demo()
         elif self._patient:

@@ -101,18 +101,18 @@ def accept_upload_js(role: str, limit_bytes: int) -> str:
     """A file input's handler on the page: a file that would take the uploads above the limit is never sent.
 
     The server holds the other uploads (``RECEIVED_STATE``); the refused file's name and
-    the limit are shown in ``UPLOAD_MESSAGE_STATE``.
+    the limit are shown in ``UPLOAD_MESSAGE_STATE`` until a file is accepted. A function
+    expression: Vue calls it with the input's new value.
     """
     state = upload_state(role)
     return (
-        "((files) => {"
+        "(files) => {"
         " const size = [].concat(files || []).reduce((sum, file) => sum + file.size, 0);"
         f" const others = Object.entries({RECEIVED_STATE} || {{}}).filter(([held]) => held !== '{role}')"
         ".reduce((sum, [, file]) => sum + file[1], 0);"
-        f" if (size + others > {limit_bytes}) {{"
-        f" {UPLOAD_MESSAGE_STATE} = [].concat(files)[0].name + ': ' + '{upload_limit_text(limit_bytes)}';"
-        f" {state} = null; }}"
-        f" else {{ {UPLOAD_MESSAGE_STATE} = ''; {state} = files; }} }})($event)"
+        f" if (size + others <= {limit_bytes}) {{ {state} = files; if (size) {UPLOAD_MESSAGE_STATE} = ''; }}"
+        f" else {{ {UPLOAD_MESSAGE_STATE} = [].concat(files)[0].name + ': ' + '{upload_limit_text(limit_bytes)}';"
+        f" {state} = null; }} }}"
     )
 
 
