@@ -216,6 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--map", choices=tuple(DSC_MAPS), default="rcbv",
                      help="map measured, also on the page before opening (default %(default)s)")
     add_timing_options(app)
+    app.add_argument("--max-upload-mb", type=float, default=1000.0,
+                     help="largest total of the files uploaded from the page, in MB; it also bounds every websocket "
+                          "message (default %(default)g)")
     return parser
 
 
@@ -368,7 +371,7 @@ def command_app(args: argparse.Namespace) -> int:
     except ImportError as error:
         needed = "the web workstation needs the 'web' extra: pip install 'imr-analysis[web]'"
         raise InputError(f"{needed} ({error})") from error
-    serve(args.patient, args.demo, args.host, args.port, args.map, args.te, args.tr)
+    serve(args.patient, args.demo, args.host, args.port, args.map, args.te, args.tr, args.max_upload_mb)
     return 0
 
 

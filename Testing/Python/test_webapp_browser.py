@@ -116,8 +116,9 @@ def _workstation_page(browser, arguments: list[str], log: Path) -> Iterator:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         try:
             page.errors = []
+            page.address = url  # with the access token, which only the server's output tells
             page.on("pageerror", lambda error: page.errors.append(str(error)))
-            page.goto(url)
+            page.goto(url, timeout=READY_TIMEOUT_MS)  # the server answers once its first analysis is done
             page.wait_for_function(PAGE_READY_JS, timeout=READY_TIMEOUT_MS)
             yield page
         finally:
@@ -202,6 +203,18 @@ def _stroke(page, tool: str, segment: str, offset: float = 0.0) -> None:
     page.click("#imr-tool-none")
 
 
+def test_a_second_browser_is_told_the_workstation_is_in_use(page, browser) -> None:
+    second = browser.new_page()
+    try:
+        response = second.goto(page.address)
+        assert response.status == 409
+        assert "open in another browser tab or window" in second.locator("#imr-in-use").inner_text()
+        assert second.goto(page.address.split("?")[0]).status == 403  # and without the token, nothing
+    finally:
+        second.close()
+    assert page.errors == []
+
+
 def test_demo_page_shows_four_rendered_views_and_the_command_lines_imr(page, cli_demo: Path, artifacts: Path) -> None:
     _wait_views_rendered(page)
     metrics = json.loads((cli_demo / "metrics.json").read_text())
@@ -263,6 +276,7 @@ def test_export_zip_holds_the_result_folder_with_the_edited_segments(page, cli_d
     assert {path.name for path in cli_demo.iterdir()} <= names
     exported = json.loads((tmp_path / "export" / "metrics.json").read_text())
     assert f"{exported['lesion_volume_ml']:.2f} mL" == page.locator("#imr-lesion_volume_ml").inner_text()
+    assert exported["inputs"] == {role: f"{role}.nii.gz" for role in ("post", "day5", "lesion", "arrival")}
 
     def lesion_voxels(folder: Path) -> int:
         segmentation = slicerio.read_segmentation(str(folder / "Segmentation.seg.nrrd"))
@@ -331,6 +345,30 @@ def test_a_moved_midline_changes_imr_and_reset_restores_it(page) -> None:
     assert page.errors == []
 
 
+def test_midline_nudges_beyond_a_step_or_out_of_the_brain_are_refused(page) -> None:
+    """Any client may call the nudge (its trigger is public): 1e6 mm, nan or 20 mm steps out of the head."""
+    for shift, refusal in (("1e6", "moves at most 20 mm"), ("NaN", "not a finite number"),
+                           ("'left'", "not a number")):
+        page.evaluate(f"() => window.trame.trigger('imr_move_midline', [{shift}, 0])")
+        _wait_status(page, refusal)
+    for _ in range(10):  # 20 mm at a time until the plane would leave the brain
+        page.evaluate("() => window.trame.trigger('imr_move_midline', [20, 0])")
+        page.wait_for_timeout(200)
+        if "out of the brain" in page.locator("#imr-status").inner_text():
+            break
+    assert "out of the brain: less than 25% of the brain on one side" in page.locator("#imr-status").inner_text()
+    assert 0 < _state(page, "imr_midline_moved")[0] <= 100
+    page.click("#imr-midline-reset")
+    page.wait_for_function("() => window.trame.state.get('imr_midline_moved')[0] === 0")
+    assert page.errors == []
+
+
+def _wait_status(page, text: str) -> None:
+    page.wait_for_function("(text) => window.trame.state.get('imr_status').includes(text)", arg=text,
+                           timeout=STEP_TIMEOUT_MS)
+    assert text in page.locator("#imr-status").inner_text()
+
+
 def test_parameters_edited_in_the_page_are_used_and_checked(page) -> None:
     imr = _shown(page, "imr_volume_ml")
     page.click("#imr-parameters-panel button")
@@ -348,19 +386,45 @@ def test_parameters_edited_in_the_page_are_used_and_checked(page) -> None:
     page.fill("#imr-param-threshold", "15")
     page.wait_for_function("() => Number(window.trame.state.get('imr_param_threshold')) === 15")
     _recompute(page)
+    page.evaluate("() => window.trame.state.set('imr_param_smoothing_mm', 'nan')")  # as a script could
+    page.click("#imr-recompute")
+    _wait_status(page, "error: Smoothing sigma (mm): not a finite number ('nan')")
+    assert "smoothing 0 mm" in page.locator("#imr-parameters").inner_text()
+    page.fill("#imr-param-smoothing_mm", "0")
+    page.wait_for_function("() => Number(window.trame.state.get('imr_param_smoothing_mm')) === 0")
+    _recompute(page)
     assert page.errors == []
 
 
-def test_uploaded_files_open_as_a_patient_with_the_command_lines_imr(page, cli_demo: Path) -> None:
+def test_uploaded_files_open_as_a_patient_with_the_command_lines_imr(page, cli_demo: Path, tmp_path: Path) -> None:
+    """... and the exported metrics name each input by its upload's name, never the server's folder."""
     phantom = cli_demo.parent / "phantom"
-    _upload_files(page, {role: phantom / f"{role}.nii.gz" for role in ("post", "day5", "lesion", "arrival")})
+    files = {role: tmp_path / f"patient 7 {role}.nii.gz" for role in ("post", "day5", "lesion", "arrival")}
+    for role, path in files.items():
+        shutil.copy(phantom / f"{role}.nii.gz", path)
+    _upload_files(page, files)
     runs = _state(page, "imr_run_count")
     page.click("#imr-upload-open")
     page.wait_for_function(f"() => window.trame.state.get('imr_run_count') > {runs}", timeout=READY_TIMEOUT_MS)
     metrics = json.loads((cli_demo / "metrics.json").read_text())
     assert page.locator("#imr-imr_volume_ml").inner_text() == f"{metrics['imr_volume_ml']:.2f} mL"
     _wait_views_rendered(page)
+    exported = _exported_metrics(page, tmp_path)
+    assert exported["inputs"] == {role: path.name for role, path in files.items()}
     assert page.errors == []
+
+
+def _exported_metrics(page, folder: Path) -> dict:
+    """Export, download the zip; its metrics.json."""
+    url = _state(page, "imr_export_url")
+    page.click("#imr-export")
+    page.wait_for_function("(url) => window.trame.state.get('imr_export_url') !== url", arg=url,
+                           timeout=STEP_TIMEOUT_MS)
+    with page.expect_download(timeout=STEP_TIMEOUT_MS) as download:
+        page.click("#imr-download")
+    download.value.save_as(folder / "export.zip")
+    with zipfile.ZipFile(folder / "export.zip") as zipped:
+        return json.loads(zipped.read("metrics.json"))
 
 
 def test_guided_mode_shows_each_step_of_the_method_in_the_views(page, artifacts: Path) -> None:
@@ -487,3 +551,36 @@ def test_app_opens_a_patient_folder_of_dsc_series_with_the_map_given(browser, tm
         assert "Tmax" in page.locator("#imr-upload-panel").inner_text()  # the map chosen for the next patient
         _wait_views_rendered(page)
         assert page.errors == []
+
+
+def test_uploads_above_the_limit_are_refused_with_a_message(browser, artifacts: Path, tmp_path: Path) -> None:
+    """The page refuses a file before sending it; the server drops one sent past the page; the others stay."""
+    limit_bytes = 10_000
+    big, small = tmp_path / "big post.nii.gz", tmp_path / "lesion.nrrd"
+    big.write_bytes(bytes(2 * limit_bytes))
+    small.write_bytes(bytes(limit_bytes // 2 + 1))
+    arguments = ["--max-upload-mb", str(limit_bytes / 1e6)]
+    with running_app(arguments, log=artifacts / "webapp-limit-server.log") as (url, _):
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        try:
+            page.goto(url, timeout=READY_TIMEOUT_MS)
+            page.wait_for_function("() => window.trame?.state?.get('imr_status')?.startsWith('no patient')",
+                                   timeout=READY_TIMEOUT_MS)
+            _expand(page, "imr-upload-panel")
+            page.set_input_files("#imr-upload-post", str(big))
+            message = page.locator("#imr-upload-message")
+            message.wait_for(timeout=STEP_TIMEOUT_MS)
+            limit = "the uploads may total at most 0.01 MB (imr-analysis app --max-upload-mb)"
+            assert message.inner_text() == f"big post.nii.gz: {limit}"
+            page.set_input_files("#imr-upload-lesion", str(small))
+            _wait_received(page, {"lesion": small})
+            assert not message.is_visible()
+            page.evaluate("(size) => window.trame.state.set('imr_upload_day5', "
+                          "{name: 'day 5.nii', size, type: '', content: new Uint8Array(size)})", small.stat().st_size)
+            page.wait_for_function("() => window.trame.state.get('imr_upload_message').startsWith('day 5.nii')",
+                                   timeout=STEP_TIMEOUT_MS)
+            assert message.inner_text() == f"day 5.nii: {limit}"
+            _wait_received(page, {"lesion": small})
+            assert page.evaluate("() => window.trame.state.get('imr_upload_day5')") is None
+        finally:
+            page.close()

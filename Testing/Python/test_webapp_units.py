@@ -17,7 +17,8 @@ from IMRAnalysisLib.webapp.app import results_of  # noqa: E402
 from IMRAnalysisLib.webapp.parameter_fields import page_values, parameters_from_page  # noqa: E402
 from IMRAnalysisLib.webapp.teaching import STEPS, WORKSTATION_VIEW, step_texts  # noqa: E402
 from IMRAnalysisLib.webapp.uploads import (  # noqa: E402
-    UPLOAD_ROLES, dsc_timing, received_uploads, upload_state, write_patient_folder,
+    UPLOAD_ROLES, dsc_timing, received_uploads, upload_limit_text, upload_state, uploads_over_limit,
+    write_patient_folder,
 )
 
 
@@ -31,6 +32,17 @@ def test_page_parameters_round_trip_in_page_units_and_are_checked() -> None:
     with pytest.raises(InputError, match="not a number"):
         parameters_from_page({**values, "imr_param_smoothing_mm": "two"}, parameters)
     assert values["imr_label_threshold"] == "Asymmetry threshold (%)"
+
+
+@pytest.mark.parametrize("typed", ["nan", "NaN", "inf", "-Infinity", "1e400"])
+def test_non_finite_numbers_typed_on_the_page_are_refused(typed: str) -> None:
+    parameters = AnalysisParameters()
+    values = page_values(parameters)
+    for field in ("significance_ml", "smoothing_mm", "min_cluster_ml", "threshold"):
+        with pytest.raises(InputError, match="not a finite number"):
+            parameters_from_page({**values, f"imr_param_{field}": typed}, parameters)
+    with pytest.raises(InputError, match="TE of the DSC series: not a finite number"):
+        dsc_timing({"imr_dsc_te": typed, "imr_dsc_tr": ""})
 
 
 def test_tmax_parameters_are_shown_and_read_in_seconds() -> None:
@@ -55,7 +67,9 @@ def test_uploads_become_a_patient_folder_named_by_role(tmp_path: Path) -> None:
     state = {upload_state(role): None for role in UPLOAD_ROLES}
     state.update({upload_state("post"): [_upload("scan 1.NII.GZ")], upload_state("day5"): _upload("d5.nrrd"),
                   upload_state("lesion"): [_upload("les.seg.nrrd")]})
-    folder = write_patient_folder(state, tmp_path / "patient")
+    names = write_patient_folder(state, tmp_path / "patient")
+    assert names == {"post.nii.gz": "scan 1.NII.GZ", "day5.nrrd": "d5.nrrd", "lesion.seg.nrrd": "les.seg.nrrd"}
+    folder = tmp_path / "patient"
     assert sorted(path.name for path in folder.iterdir()) == ["day5.nrrd", "lesion.seg.nrrd", "post.nii.gz"]
     with pytest.raises(InputError, match="no day-5 perfusion map or day-5 DSC series uploaded"):
         write_patient_folder({**state, upload_state("day5"): []}, tmp_path / "missing")
@@ -68,7 +82,8 @@ def test_a_timepoint_uploaded_as_a_dsc_series_is_written_as_its_series(tmp_path:
     uploads = {"post_dsc": [_upload("perf 4d.NRRD", b"series")], "day5": _upload("d.nii"),
                "lesion": _upload("l.nrrd"), "arrival_dsc": _upload("a.nii.gz")}
     state.update({upload_state(role): upload for role, upload in uploads.items()})
-    folder = write_patient_folder(state, tmp_path / "patient")
+    write_patient_folder(state, tmp_path / "patient")
+    folder = tmp_path / "patient"
     assert sorted(path.name for path in folder.iterdir()) == ["arrival_dsc.nii.gz", "day5.nii", "lesion.nrrd",
                                                               "post_dsc.nrrd"]
     assert (folder / "post_dsc.nrrd").read_bytes() == b"series"
@@ -78,6 +93,14 @@ def test_a_timepoint_uploaded_as_a_dsc_series_is_written_as_its_series(tmp_path:
     with pytest.raises(InputError, match="both a post-EVT map and a post-EVT DSC series were uploaded"):
         write_patient_folder(both, tmp_path / "both")
     assert not (tmp_path / "both").exists()  # refused before anything is written
+
+
+def test_uploads_above_the_limit_are_the_ones_just_received() -> None:
+    before = {"post": ["a.nii", 60], "lesion": ["l.nrrd", 10]}
+    assert uploads_over_limit({**before, "day5": ["d.nii", 30]}, before, 100) == []
+    assert uploads_over_limit({**before, "day5": ["d.nii", 31]}, before, 100) == ["day5"]
+    assert uploads_over_limit({**before, "post": ["b.nii", 95]}, before, 100) == ["post"]  # a replaced file
+    assert "at most 1000 MB (imr-analysis app --max-upload-mb)" in upload_limit_text(1_000_000_000)
 
 
 def test_dsc_timing_fields_are_seconds_or_empty() -> None:

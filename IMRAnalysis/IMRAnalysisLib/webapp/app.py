@@ -1,11 +1,15 @@
 """``imr-analysis app``: the workstation served as a trame application.
 
 State variables prefixed ``imr_`` are the page's contract: the tests wait on them
-(``imr_ready``, ``imr_results``) rather than on time.
+(``imr_ready``, ``imr_results``) rather than on time. The server admits only the
+holder of its access token, one session at a time (``access``), and bounds what a
+client may send (``message_limits``, ``max_upload_bytes``).
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import tempfile
 import time
@@ -21,16 +25,20 @@ from ..errors import InputError
 from ..export import method_summary
 from ..mrml_logic import IMR
 from ..parameters import AnalysisParameters
+from .access import AccessGuard, access_token, address
 from .core import Workstation
-from .parameter_fields import PERFUSION_MAP_STATE, page_values, parameters_from_page
+from .message_limits import bound_messages, message_bound
+from .parameter_fields import PERFUSION_MAP_STATE, page_number, page_values, parameters_from_page
 from .teaching import STEPS, WORKSTATION_VIEW, step_texts
 from .uploads import (
-    RECEIVED_STATE, TIMING_STATES, UPLOAD_ROLES, dsc_timing, received_uploads, upload_state, write_patient_folder,
+    RECEIVED_STATE, TIMING_STATES, UPLOAD_MESSAGE_STATE, UPLOAD_ROLES, dsc_timing, received_uploads, upload_limit_text,
+    upload_state, uploads_over_limit, write_patient_folder,
 )
-from .ui import build_page
+from .ui import MIDLINE_TRIGGER, build_page
 
 LAYOUT = "Quad View"
 DOWNLOAD_ROUTE = "imr_download"
+DEFAULT_MAX_UPLOAD_MB = 1000.0  # a few 4D DSC series
 
 
 class WorkstationApp(TrameApp):
@@ -44,9 +52,18 @@ class WorkstationApp(TrameApp):
         perfusion_map: str = "rcbv",
         te: float | None = None,
         tr: float | None = None,
+        token: str | None = None,
+        max_upload_bytes: int = int(DEFAULT_MAX_UPLOAD_MB * 1e6),
     ) -> None:
-        """``perfusion_map``, ``te`` and ``tr`` (seconds) start the page's choices for opening patients."""
+        """``perfusion_map``, ``te`` and ``tr`` (seconds) start the page's choices for opening patients.
+
+        ``token`` (default: ``access_token()``) is asked of every request; ``max_upload_bytes``
+        bounds the uploads held and, with their envelope, any websocket message.
+        """
         super().__init__(server)
+        self.access = AccessGuard(token or access_token())
+        self.max_upload_bytes = max_upload_bytes
+        self._input_names: dict[str, str] = {}  # file name in the patient folder -> the name the user gave it
         self._work = tempfile.TemporaryDirectory(prefix="imr-webapp-")
         self._downloads = Path(self._work.name) / "downloads"
         self._downloads.mkdir()
@@ -64,11 +81,19 @@ class WorkstationApp(TrameApp):
         self.state.update({PERFUSION_MAP_STATE: perfusion_map, TIMING_STATES["te"]: "" if te is None else str(te),
                            TIMING_STATES["tr"]: "" if tr is None else str(tr)})
         for name in ("recompute", "undo", "redo", "export", "centre_on_imr", "open_uploaded", "keep_largest_island",
-                     "apply_threshold", "move_midline", "reset_midline"):
+                     "apply_threshold", "reset_midline"):
             setattr(self.ctrl, name, getattr(self, name))
-        self.ui = build_page(self.server, self.layout_manager.initialize_layout_grid)
+        self.server.trigger(MIDLINE_TRIGGER)(self.move_midline)
+        self.ui = build_page(self.server, self.layout_manager.initialize_layout_grid, max_upload_bytes)
         self.workstation.undo_stack.index_changed.connect(self._on_undo_changed)
-        self.ctrl.on_server_ready.add(self._open_initial_patient)
+        self.ctrl.on_server_bind.add(self._guard)
+        self.ctrl.on_server_ready.add(self._schedule_initial_patient)
+
+    def _guard(self, web_server) -> None:
+        """Before the server starts: the token as wslink's secret and for every request, messages bounded."""
+        self.server.protocol.updateSecret(self.access.token)
+        self.access.install(web_server)
+        bound_messages(web_server, message_bound(self.max_upload_bytes))
 
     def _init_state(self) -> None:
         self.state.update({
@@ -94,6 +119,7 @@ class WorkstationApp(TrameApp):
             "imr_step": -1,  # guided mode: index into imr_steps, -1 when off
             "imr_steps": step_texts(self.workstation.parameters),
             RECEIVED_STATE: {},
+            UPLOAD_MESSAGE_STATE: "",
             **page_values(self.workstation.parameters),
         })
         for name, handler in (
@@ -106,7 +132,17 @@ class WorkstationApp(TrameApp):
         self.state.change(*(upload_state(role) for role in UPLOAD_ROLES))(self._on_upload)
 
     def _on_upload(self, **_) -> None:
-        self.state[RECEIVED_STATE] = received_uploads(self.state)
+        """Note what the server holds; drop a file that takes the uploads above the limit (the page checks first)."""
+        received = received_uploads(self.state)
+        refused = uploads_over_limit(received, self.state[RECEIVED_STATE], self.max_upload_bytes)
+        with self.state:
+            for role in refused:
+                self.state[upload_state(role)] = None  # calls back with what remains
+            if refused:
+                names = ", ".join(received[role][0] for role in refused)
+                self.state[UPLOAD_MESSAGE_STATE] = f"{names}: {upload_limit_text(self.max_upload_bytes)}"
+            else:
+                self.state[RECEIVED_STATE] = received
 
     def show_step(self, index: int) -> None:
         """A step of the guided mode (-1: the workstation's view); the tour starts on the IMR's centre."""
@@ -125,7 +161,11 @@ class WorkstationApp(TrameApp):
 
     # --- patient ----------------------------------------------------------------------
 
-    def _open_initial_patient(self, **_) -> None:
+    def _schedule_initial_patient(self, **_) -> None:
+        """Open the first patient on the loop's next turn: the server's other ready callbacks (its address) first."""
+        asyncio.get_running_loop().call_soon(self._open_initial_patient)
+
+    def _open_initial_patient(self) -> None:
         if self._demo:
             self.open_demo()
         elif self._patient:
@@ -142,15 +182,16 @@ class WorkstationApp(TrameApp):
         make_phantom("default").write(folder)
         self.open_patient(folder)
 
-    def open_patient(self, folder: Path) -> None:
-        """Open with the page's map and TE/TR.
+    def open_patient(self, folder: Path, input_names: dict[str, str] | None = None) -> None:
+        """Open with the page's map and TE/TR; ``input_names`` as ``write_patient_folder`` gives them.
 
         A failed load leaves an empty scene: the page is not ready until a patient opens.
         """
+        self._input_names = input_names or {}
         try:
             timing = dsc_timing(self.state)
         except InputError as error:
-            self._set_status(f"error: {error}")
+            self._show_error(error)
             return
         perfusion_map = self.state[PERFUSION_MAP_STATE]
         self.state.imr_ready = False
@@ -162,11 +203,11 @@ class WorkstationApp(TrameApp):
         """The files uploaded from the page, as a fresh patient folder."""
         folder = Path(tempfile.mkdtemp(prefix="upload-", dir=self._work.name))
         try:
-            write_patient_folder(self.state, folder / "patient")
+            names = write_patient_folder(self.state, folder / "patient")
         except InputError as error:
-            self._set_status(f"error: {error}")
+            self._show_error(error)
             return
-        self.open_patient(folder / "patient")
+        self.open_patient(folder / "patient", names)
 
     # --- actions ----------------------------------------------------------------------
 
@@ -179,10 +220,12 @@ class WorkstationApp(TrameApp):
         self.workstation.keep_largest_island()
 
     def apply_threshold(self) -> None:
+        label = self.state.imr_map_label
         try:
-            low, high = float(self.state.imr_threshold_low), float(self.state.imr_threshold_high)
-        except (TypeError, ValueError):
-            self._set_status("error: the threshold range needs two numbers")
+            low = page_number(self.state.imr_threshold_low, f"threshold tool: {label} from")
+            high = page_number(self.state.imr_threshold_high, f"threshold tool: {label} to")
+        except InputError as error:
+            self._set_status(f"error: {error}")
             return
         self.workstation.apply_threshold(low, high)
 
@@ -192,8 +235,17 @@ class WorkstationApp(TrameApp):
     def redo(self) -> None:
         self.workstation.redo()
 
-    def move_midline(self, shift_mm: float, yaw_deg: float) -> None:
-        self.workstation.move_midline(shift_mm, yaw_deg)
+    def move_midline(self, shift_mm: Any, yaw_deg: Any) -> None:
+        """The page's nudge, or any client's: refused with a message unless the workstation allows it."""
+        if not self.state.imr_ready:
+            return
+        try:
+            shift_mm = page_number(shift_mm, "midline shift (mm)")
+            yaw_deg = page_number(yaw_deg, "midline turn (degrees)")
+            self.workstation.move_midline(shift_mm, yaw_deg)
+        except InputError as error:
+            self._show_error(error)
+            return
         shift, yaw = self.state.imr_midline_moved
         self.state.imr_midline_moved = [shift + shift_mm, yaw + yaw_deg]
 
@@ -206,7 +258,7 @@ class WorkstationApp(TrameApp):
         self.state.imr_centre_count += 1
 
     def export(self) -> None:
-        archive = self.workstation.export_zip(self._downloads)
+        archive = self.workstation.export_zip(self._downloads, self._input_names)
         with self.state:
             self.state.imr_export_name = archive.name
             self.state.imr_export_url = f"{DOWNLOAD_ROUTE}/{archive.name}?t={time.time_ns()}"
@@ -219,7 +271,7 @@ class WorkstationApp(TrameApp):
         try:
             measures = action()
         except InputError as error:
-            self._set_status(f"error: {error}")
+            self._show_error(error)
             return
         parameters = self.workstation.parameters
         with self.state:
@@ -235,6 +287,13 @@ class WorkstationApp(TrameApp):
             self.state.imr_step = -1
             if self.state.imr_threshold_low == self.state.imr_threshold_high:
                 self.state.imr_threshold_low, self.state.imr_threshold_high = self.workstation.post_range()
+
+    def _show_error(self, error: InputError) -> None:
+        """The error with its file as the user named it, never the server's folder."""
+        if error.path is None:
+            self._set_status(f"error: {error}")
+        else:
+            self._set_status(f"error: {self._input_names.get(error.path.name, error.path.name)}: {error.problem}")
 
     def _set_status(self, text: str, busy: bool = False) -> None:
         with self.state:
@@ -275,9 +334,17 @@ def results_of(measures: dict[str, Any]) -> dict[str, Any]:
 
 
 def serve(patient: str | None, demo: bool, host: str, port: int, perfusion_map: str = "rcbv",
-          te: float | None = None, tr: float | None = None) -> None:
-    """Start serving; without a display, VTK renders off-screen through EGL (Mesa does without a GPU)."""
+          te: float | None = None, tr: float | None = None, max_upload_mb: float = DEFAULT_MAX_UPLOAD_MB) -> None:
+    """Start serving and print the address to open, token included.
+
+    Without a display, VTK renders off-screen through EGL (Mesa does without a GPU).
+    """
+    if not (math.isfinite(max_upload_mb) and max_upload_mb > 0):
+        raise InputError(f"--max-upload-mb must be a positive number, not {max_upload_mb:g}")
     if not os.environ.get("DISPLAY"):
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-    app = WorkstationApp(patient=patient, demo=demo, perfusion_map=perfusion_map, te=te, tr=tr)
-    app.server.start(host=host, port=port, open_browser=False, show_connection_info=True)
+    app = WorkstationApp(patient=patient, demo=demo, perfusion_map=perfusion_map, te=te, tr=tr,
+                         token=access_token(), max_upload_bytes=int(max_upload_mb * 1e6))
+    app.ctrl.on_server_ready.add(
+        lambda **_: print(f"IMR workstation: {address(host, app.server.port, app.access.token)}", flush=True))
+    app.server.start(host=host, port=port, open_browser=False, show_connection_info=False)

@@ -8,10 +8,11 @@ are active, the overlays shown, undo/redo, and the export as one zip file.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import SimpleITK as sitk
@@ -28,12 +29,15 @@ from trame_slicer.segmentation import (
 from trame_slicer.segmentation.paint_effect_parameters import BrushDiameterMode
 from undo_stack import UndoStack
 
+from ..errors import InputError
+from ..image_io import voxel_points
 from ..mrml_logic import (
     EXCLUSION, HYPERPERFUSION, IMR, LESION, PLANE_NAME, IMRMrmlLogic, MrmlOutputs, SegmentRef,
 )
 from ..mrml_nodes import mask_from_segment, plane_from_plane_node, plane_node_from_plane
 from ..parameters import AnalysisParameters
 from ..plane import Plane
+from ..results_folder import METRICS_JSON, write_metrics
 from .teaching import ASYMMETRY, DAY5, MIRRORED, POST, WORKSTATION_VIEW, TeachingStep
 
 EDITABLE_SEGMENTS = (LESION, EXCLUSION)
@@ -49,6 +53,9 @@ BRUSH_DIAMETER_MM = 15.0  # 8 voxels across on the clinical 1.875 mm grid: a str
 ASYMMETRY_OPACITY = 0.5
 ASYMMETRY_RANGE = 1000.0  # any defined asymmetry, in % or s
 UNDO_LIMIT = 20
+MIDLINE_STEP_MM = 20.0  # one nudge at most (the page's buttons move 1 mm, 1 degree)
+MIDLINE_STEP_DEG = 20.0
+MIN_BRAIN_SIDE = 0.25  # of the brain's voxels on each side of a moved midline; a true midline halves the brain
 EXPORT_NAME = "IMR-results"
 
 
@@ -204,13 +211,26 @@ class Workstation:
     # --- midline ----------------------------------------------------------------------
 
     def move_midline(self, shift_mm: float = 0.0, yaw_deg: float = 0.0) -> None:
-        """Shift the plane along its normal and turn it about the superior axis; Recompute then uses it."""
+        """Shift the plane along its normal and turn it about the superior axis; Recompute then uses it.
+
+        A nudge corrects an estimate: one step moves at most ``MIDLINE_STEP_MM`` and
+        ``MIDLINE_STEP_DEG``, and the plane stays in the brain (``MIN_BRAIN_SIDE`` of the
+        brain mask's voxels on each side), so no request puts it outside the head.
+        """
+        if abs(shift_mm) > MIDLINE_STEP_MM or abs(yaw_deg) > MIDLINE_STEP_DEG:
+            raise InputError(f"the midline moves at most {MIDLINE_STEP_MM:g} mm and {MIDLINE_STEP_DEG:g} degrees "
+                             f"a step, not {shift_mm:g} mm and {yaw_deg:g} degrees")
         plane = plane_from_plane_node(self.outputs.plane)
         angle = np.radians(yaw_deg)
         about_superior = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0],
                                    [0.0, 0.0, 1.0]])
         normal = about_superior @ np.asarray(plane.normal)
         moved = Plane.from_vectors(plane.point_array + shift_mm * np.asarray(plane.normal), normal)
+        brain = self.logic.result.brain_mask
+        sides = moved.signed_distance(voxel_points(brain, sitk.GetArrayViewFromImage(brain) > 0)) > 0
+        if min(sides.mean(), 1.0 - sides.mean()) < MIN_BRAIN_SIDE:
+            raise InputError(f"that would take the midline out of the brain: less than {MIN_BRAIN_SIDE:.0%} of the "
+                             "brain on one side")
         plane_node_from_plane(self.slicer_app.scene, moved, PLANE_NAME, self.outputs.plane)
 
     def reset_midline(self) -> None:
@@ -223,11 +243,19 @@ class Workstation:
         self.parameters = parameters or self.parameters
         return self.logic.recompute(self.parameters).measures
 
-    def export_zip(self, folder: str | Path) -> Path:
-        """The command line's result folder, zipped into ``folder``; returns the zip's path."""
+    def export_zip(self, folder: str | Path, input_names: Mapping[str, str]) -> Path:
+        """The command line's result folder, zipped into ``folder``; returns the zip's path.
+
+        The metrics name each input by ``input_names[file name]`` (an upload's own name)
+        or its file name: the server's folders are no business of whoever downloads it.
+        """
         folder = Path(folder)
         with tempfile.TemporaryDirectory() as staging:
             results = self.logic.export(Path(staging) / EXPORT_NAME)
+            metrics = json.loads((results / METRICS_JSON).read_text(encoding="utf-8"))
+            names = {role: Path(path).name for role, path in metrics["inputs"].items()}
+            write_metrics(results, {**metrics, "inputs": {role: input_names.get(name, name)
+                                                          for role, name in names.items()}})
             archive = shutil.make_archive(str(folder / EXPORT_NAME), "zip", results)
         return Path(archive)
 

@@ -8,6 +8,7 @@ command line refuses, with the same message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,9 +69,17 @@ def parameters_from_page(state: Any, base: AnalysisParameters) -> AnalysisParame
     for field in NUMBER_FIELDS:
         if field.accepts_auto and str(state[field.state]).strip().lower() == AUTO:
             changes[field.name] = AUTO
-            continue
-        try:
-            changes[field.name] = float(state[field.state]) / field.scale(base)
-        except (TypeError, ValueError) as error:
-            raise InputError(f"{field.label_for(base)}: not a number ({state[field.state]!r})") from error
+        else:
+            changes[field.name] = page_number(state[field.state], field.label_for(base)) / field.scale(base)
     return base.with_changes(**changes)
+
+
+def page_number(value: Any, what: str) -> float:
+    """A number from the page; ``nan`` and ``inf`` are refused too, as no parameter or coordinate means them."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{what}: not a number ({value!r})") from error
+    if not math.isfinite(number):
+        raise InputError(f"{what}: not a finite number ({value!r})")
+    return number

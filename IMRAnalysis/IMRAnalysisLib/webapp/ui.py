@@ -13,7 +13,9 @@ from trame_server import Server
 
 from .core import EDITABLE_SEGMENTS, EFFECTS
 from .parameter_fields import DIRECTION_STATE, DIRECTIONS, NUMBER_FIELDS, PERFUSION_MAP_STATE, PERFUSION_MAPS
-from .uploads import TIMING_STATES, UPLOAD_HELP, UPLOAD_ROLES, missing_required_js, upload_state
+from .uploads import (
+    TIMING_STATES, UPLOAD_HELP, UPLOAD_MESSAGE_STATE, UPLOAD_ROLES, accept_upload_js, missing_required_js, upload_state,
+)
 
 RESULT_ROWS = (
     ("IMR volume", "imr_volume_ml", "mL"),
@@ -33,7 +35,10 @@ TOOL_ICONS = {
 }
 
 
-def build_page(server: Server, initialize_views) -> SinglePageWithDrawerLayout:
+MIDLINE_TRIGGER = "imr_move_midline"  # (shift mm, turn degrees): a name clients can call
+
+
+def build_page(server: Server, initialize_views, max_upload_bytes: int) -> SinglePageWithDrawerLayout:
     """The whole page; ``initialize_views(layout)`` places trame-slicer's view grid."""
     controller = server.controller
     with SinglePageWithDrawerLayout(server, theme=("'dark'",)) as layout:
@@ -43,7 +48,7 @@ def build_page(server: Server, initialize_views) -> SinglePageWithDrawerLayout:
             v3.VSpacer()
             html.Span("{{ imr_status }}", id="imr-status", classes="text-caption mr-4")
         with layout.drawer, html.Div(classes="pa-3 d-flex flex-column ga-3"):
-            _upload_panel(controller)
+            _upload_panel(controller, max_upload_bytes)
             _results_panel()
             _guided_panel()
             _display_panel()
@@ -59,7 +64,7 @@ def build_page(server: Server, initialize_views) -> SinglePageWithDrawerLayout:
     return layout
 
 
-def _upload_panel(controller) -> None:
+def _upload_panel(controller, max_upload_bytes: int) -> None:
     """One file per role, as a patient folder names them; the server reads them as the command line does.
 
     The map measured, and the TE/TR of DSC series, are chosen before opening.
@@ -70,8 +75,11 @@ def _upload_panel(controller) -> None:
                        label="Perfusion map (when opening)", id="imr-perfusion-map", hide_details=True, classes="mb-2")
             html.Div(UPLOAD_HELP, classes="text-caption mb-1")
             for role, label in UPLOAD_ROLES.items():
-                v3.VFileInput(v_model=(upload_state(role), None), label=label, density="compact",
+                v3.VFileInput(model_value=(upload_state(role), None), label=label, density="compact",
+                              update_modelValue=accept_upload_js(role, max_upload_bytes),
                               id=f"imr-upload-{role}", hide_details=True, classes="mb-1", show_size=True)
+            html.Div(f"{{{{ {UPLOAD_MESSAGE_STATE} }}}}", v_if=UPLOAD_MESSAGE_STATE, id="imr-upload-message",
+                     classes="text-caption text-error mb-1")
             with html.Div(classes="d-flex ga-1 mb-1"):
                 for name, state in TIMING_STATES.items():
                     v3.VTextField(v_model=(state,), label=f"DSC {name.upper()} (s)", placeholder="from header",
@@ -166,7 +174,7 @@ def _midline_panel(controller) -> None:
         html.Span("Midline", classes="mr-2")
         for name, icon, shift, turn in MIDLINE_STEPS:
             v3.VBtn(icon=icon, id=f"imr-midline-{name}", size="small", title=f"{name}", disabled=("!imr_ready",),
-                    click=(controller.move_midline, f"[{shift}, {turn}]"))
+                    click=f"trigger('{MIDLINE_TRIGGER}', [{shift}, {turn}])")
         v3.VBtn("Reset", id="imr-midline-reset", size="small", variant="text", disabled=("!imr_ready",),
                 click=controller.reset_midline)
         html.Span("{{ imr_midline_moved[0] }} mm, {{ imr_midline_moved[1] }}°", id="imr-midline-moved",

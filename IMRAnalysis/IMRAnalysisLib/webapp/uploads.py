@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import InputError
 from ..patient_folder import DSC_SUFFIX, MAP_ROLES, REQUIRED_ROLES
+from .parameter_fields import page_number
 
 UPLOAD_ROLES = {  # upload -> what it is, in messages and labels; a ``_dsc`` upload is a 4D series
     "post": "post-EVT map",
@@ -26,6 +27,7 @@ UPLOAD_ROLES = {  # upload -> what it is, in messages and labels; a ``_dsc`` upl
 UPLOAD_HELP = ("Required: the post-EVT and day-5 timepoints, each as its map or its 4D DSC series, and the lesion "
                "mask.")
 RECEIVED_STATE = "imr_uploads_received"  # what received_uploads gives
+UPLOAD_MESSAGE_STATE = "imr_upload_message"  # why the last file was refused, or empty
 TIMING_STATES = {"te": "imr_dsc_te", "tr": "imr_dsc_tr"}  # seconds; empty: the series' header
 
 
@@ -56,8 +58,11 @@ def received_uploads(state: Any) -> dict[str, list]:
     return {role: [Path(upload["name"]).name, len(upload["content"])] for role, upload in uploads.items() if upload}
 
 
-def write_patient_folder(state: Any, folder: Path) -> Path:
-    """The uploaded files, renamed after their role with their own extension, into a new ``folder``."""
+def write_patient_folder(state: Any, folder: Path) -> dict[str, str]:
+    """The uploaded files, renamed after their role with their own extension, into a new ``folder``.
+
+    Returns each written file's name -> the upload's own name, how results name the inputs.
+    """
     uploads = {role: _single(state[upload_state(role)]) for role in UPLOAD_ROLES}
     for role in dict.fromkeys((*MAP_ROLES, *REQUIRED_ROLES)):  # each timepoint and mask once
         given = [upload for upload in alternatives(role) if uploads[upload] is not None]
@@ -67,6 +72,7 @@ def write_patient_folder(state: Any, folder: Path) -> Path:
         if not given and role in REQUIRED_ROLES:
             raise InputError(f"no {' or '.join(UPLOAD_ROLES[upload] for upload in alternatives(role))} uploaded")
     folder.mkdir(parents=True)
+    names = {}
     for role, upload in uploads.items():
         if upload is None:
             continue
@@ -74,8 +80,40 @@ def write_patient_folder(state: Any, folder: Path) -> Path:
         _, dot, extension = name.partition(".")
         if not dot:
             raise InputError(f"uploaded file {name!r} has no extension: its format is unknown")
-        (folder / f"{role}.{extension.lower()}").write_bytes(bytes(upload["content"]))
-    return folder
+        written = f"{role}.{extension.lower()}"
+        (folder / written).write_bytes(bytes(upload["content"]))
+        names[written] = name
+    return names
+
+
+def upload_limit_text(limit_bytes: int) -> str:
+    return f"the uploads may total at most {limit_bytes / 1e6:g} MB (imr-analysis app --max-upload-mb)"
+
+
+def uploads_over_limit(received: dict[str, list], previous: dict[str, list], limit_bytes: int) -> list[str]:
+    """The uploads just received (``received_uploads`` now and before) when they take the total above the limit."""
+    if sum(size for _, size in received.values()) <= limit_bytes:
+        return []
+    return [role for role, held in received.items() if previous.get(role) != held]
+
+
+def accept_upload_js(role: str, limit_bytes: int) -> str:
+    """A file input's handler on the page: a file that would take the uploads above the limit is never sent.
+
+    The server holds the other uploads (``RECEIVED_STATE``); the refused file's name and
+    the limit are shown in ``UPLOAD_MESSAGE_STATE`` until a file is accepted. A function
+    expression: Vue calls it with the input's new value.
+    """
+    state = upload_state(role)
+    return (
+        "(files) => {"
+        " const size = [].concat(files || []).reduce((sum, file) => sum + file.size, 0);"
+        f" const others = Object.entries({RECEIVED_STATE} || {{}}).filter(([held]) => held !== '{role}')"
+        ".reduce((sum, [, file]) => sum + file[1], 0);"
+        f" if (size + others <= {limit_bytes}) {{ {state} = files; if (size) {UPLOAD_MESSAGE_STATE} = ''; }}"
+        f" else {{ {UPLOAD_MESSAGE_STATE} = [].concat(files)[0].name + ': ' + '{upload_limit_text(limit_bytes)}';"
+        f" {state} = null; }} }}"
+    )
 
 
 def dsc_timing(state: Any) -> dict[str, float | None]:
@@ -83,10 +121,7 @@ def dsc_timing(state: Any) -> dict[str, float | None]:
     timing: dict[str, float | None] = {}
     for name, key in TIMING_STATES.items():
         text = str(state[key] or "").strip()
-        try:
-            timing[name] = float(text) if text else None
-        except ValueError as error:
-            raise InputError(f"{name.upper()} of the DSC series: not a number ({text!r})") from error
+        timing[name] = page_number(text, f"{name.upper()} of the DSC series") if text else None
     return timing
 
 
