@@ -33,7 +33,8 @@ from .plane import Plane
 
 _OUTSIDE = -1.0  # mirror sample beyond the field of view (rCBV is never negative)
 SMOOTHING_LADDER_MM = (0.0, 0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.25, 2.5, 2.75, 3.0, 3.5, 4.0)
-NOISE_TARGET = 0.4  # automatic smoothing: asymmetry noise SD at most this x threshold (2.5 SD from it)
+NOISE_TARGET = 0.4  # detection map: tail SD of normal-tissue asymmetry at most this x threshold (2.5 SD)
+FINE_NOISE_TARGET = 0.5  # fine map: bulk SD at most this x threshold; it only places edges near detections
 SHADING_REPORT_MM = 50.0  # the gradient is reported as the asymmetry it makes this far from the plane
 _SHADING_FIT_SMOOTHING_MM = 2.0  # the gradient is smooth: fit it on a smoothed pair, robust to noise
 _NORMAL_TISSUE_MARGIN_MM = 10.0  # around the lesion and its mirror, left out of "normal tissue"
@@ -305,7 +306,7 @@ def compute_asymmetry(
     ladder = _Ladder(pair, field, normal, spacing, difference)
     target = NOISE_TARGET * parameters.threshold
     if parameters.automatic_smoothing and measurable:
-        fine = ladder.least(robust_sd, target)
+        fine = ladder.least(robust_sd, FINE_NOISE_TARGET * parameters.threshold)
         detection = max(fine, ladder.least(tail_sd, target))
     else:
         fine = detection = 0.0 if parameters.automatic_smoothing else float(parameters.smoothing_mm)

@@ -85,14 +85,17 @@ def _beyond(ratio: sitk.Image, region: np.ndarray, threshold: float) -> tuple[np
 def segment_imr(
     ratio: sitk.Image, lesion: sitk.Image, exclusion: sitk.Image | None, parameters: AnalysisParameters,
     unmeasurable: np.ndarray | None = None, detection: sitk.Image | None = None, reach_mm: float = 0.0,
+    min_found_ml: float = 0.0,
 ) -> Segments:
     """IMR and hyperperfusion masks from the asymmetry ratio, lesion and exclusion (post grid).
 
     ``unmeasurable`` lesion voxels (no usable mirror homolog) are counted in neither. With a
     ``detection`` map (the asymmetry smoothed until normal tissue stays within the
-    threshold), a voxel beyond the threshold on ``ratio`` counts only within ``reach_mm`` of
-    a voxel beyond it on ``detection``: the sharper map places the edges, the smoother one
-    keeps noise and partial-volume tails out, and neither alone shrinks or inflates IMR.
+    threshold), a voxel counts where ``detection`` is beyond the threshold, and where
+    ``ratio`` is within ``reach_mm`` of that: the smoother map keeps noise and
+    partial-volume tails out, the sharper one places the edges that smoothing pulls in.
+    Regions of ``detection`` smaller than ``min_found_ml`` (the size of the smoothing kernel:
+    what noise makes) find nothing.
     """
     exclusion = exclusion if exclusion is not None else empty_like(ratio)
     region = sitk.GetArrayViewFromImage(lesion).astype(bool) & ~sitk.GetArrayViewFromImage(exclusion).astype(bool)
@@ -100,9 +103,10 @@ def segment_imr(
         region &= ~unmeasurable
     lower, higher = _beyond(ratio, region, parameters.threshold)
     if detection is not None:
-        found_lower, found_higher = _beyond(detection, region, parameters.threshold)
-        lower &= grown(found_lower, reach_mm, ratio.GetSpacing())
-        higher &= grown(found_higher, reach_mm, ratio.GetSpacing())
+        found_voxels = min_found_ml / voxel_volume_ml(ratio)
+        found = [_drop_small_clusters(side, found_voxels)[0] for side in _beyond(detection, region, parameters.threshold)]
+        lower, higher = (core | (fine & grown(core, reach_mm, ratio.GetSpacing()))
+                         for core, fine in zip(found, (lower, higher)))
     impaired, opposite = (lower, higher) if parameters.direction == "decrease" else (higher, lower)
     min_voxels = parameters.min_cluster_ml / voxel_volume_ml(ratio)
     impaired, imr_clusters = _drop_small_clusters(impaired, min_voxels)

@@ -27,7 +27,9 @@ from .registration import Cancel, RegistrationResult, align_to_post, resample_on
 
 Progress = Callable[[str], None]
 # what the asymmetry map depends on (the threshold sets the automatic smoothing's noise target)
-DETECTION_REACH = 2.0  # IMR counted within this many detection sigmas of what the detection map finds
+# IMR is counted within this many detection sigmas of what the detection map finds, and
+# only from regions larger than a ball of that radius (smaller ones are the size noise makes)
+DETECTION_REACH = 2.0
 _ASYMMETRY_PARAMETERS = ("smoothing_mm", "match_resolution", "shading_correction", "floor_fraction", "brain_mask",
                          "asymmetry", "threshold")
 
@@ -170,8 +172,9 @@ def measure(
     if parameters.assessability_checks:
         homologs = missing_homologs(lesion, midline.plane, asymmetry.detection_smoothing_mm)
         missing = homologs.missing
+    sigma = asymmetry.detection_smoothing_mm
     segments = segment_imr(asymmetry.ratio, lesion, exclusion, parameters, missing, asymmetry.detection,
-                           DETECTION_REACH * asymmetry.detection_smoothing_mm)
+                           DETECTION_REACH * sigma, 4.0 / 3.0 * np.pi * (DETECTION_REACH * sigma) ** 3 / 1000.0)
     assessment = (assess(post, lesion, midline.plane, brain_mask, parameters, asymmetry, homologs,
                          volume_ml(segments.imr))
                   if parameters.assessability_checks else Assessment())
