@@ -34,7 +34,6 @@ from scipy import ndimage
 
 from . import phantom_analytic_anatomy as anatomy
 from .errors import InputError
-from .image_io import index_to_lps
 from .phantom import Pose, transform_to_dict
 from .phantom_analytic_lesion import LOCATIONS, Lesion, Location, grow_lesion, place_cores
 from .plane import Plane
@@ -179,20 +178,26 @@ class Scan:
         image.CopyInformation(self.grid)
         return image
 
-    @cached_property
-    def voxels(self) -> np.ndarray:
-        """Indices (i, j, k) of every voxel, in array (k, j, i) order."""
-        size = self.grid.GetSize()
-        return np.stack(np.meshgrid(*[np.arange(n) for n in size], indexing="ij"), axis=-1).transpose(2, 1, 0, 3).reshape(-1, 3)
+    def _voxel_centres(self, matrix: np.ndarray, offset: np.ndarray) -> np.ndarray:
+        """matrix @ (i, j, k) + offset for every voxel, (k, j, i) order, built axis by axis."""
+        nk, nj, ni = self.shape
+        points = (offset + np.arange(nk)[:, None, None, None] * matrix[:, 2]
+                  + np.arange(nj)[None, :, None, None] * matrix[:, 1]
+                  + np.arange(ni)[None, None, :, None] * matrix[:, 0])
+        return points.reshape(-1, 3)
 
     @cached_property
-    def scanner_centres(self) -> np.ndarray:
-        return index_to_lps(self.grid, self.voxels)
+    def index_to_scanner(self) -> tuple[np.ndarray, np.ndarray]:
+        direction = np.asarray(self.grid.GetDirection()).reshape(3, 3)
+        return direction * np.asarray(self.grid.GetSpacing()), np.asarray(self.grid.GetOrigin())
 
     @cached_property
     def head_centres(self) -> np.ndarray:
-        """Head-centred points of every voxel centre."""
-        return self.pose.scanner_to_head(self.scanner_centres, self.centre) - self.centre
+        """Head-centred points of every voxel centre: R^T (q - centre - shift)."""
+        matrix, origin = self.index_to_scanner
+        rotation = self.pose.rotation()
+        return self._voxel_centres(rotation.T @ matrix,
+                                   rotation.T @ (origin - self.centre - np.asarray(self.pose.shift_mm)))
 
     @property
     def half_diagonal(self) -> float:
@@ -234,7 +239,8 @@ class Scan:
     def shading_gain(self, shading: float) -> np.ndarray:
         """1 + shading * x_rel, x_rel in [-1, 1] the scanner x offset from the head centre
         over the head's half width (coil sensitivity is fixed to the scanner, not the head)."""
-        x = self.scanner_centres[:, 0] - self.pose.head_to_scanner(self.centre, self.centre)[0]
+        matrix, origin = self.index_to_scanner
+        x = self._voxel_centres(matrix, origin)[:, 0] - self.pose.head_to_scanner(self.centre, self.centre)[0]
         return (1.0 + shading * np.clip(x / SHADING_HALF_WIDTH_MM, -1.0, 1.0)).reshape(self.shape)
 
 
@@ -400,3 +406,45 @@ def make_analytic_phantom(config: AnalyticPhantomConfig = AnalyticPhantomConfig(
     lesion_post = draw_lesion(post, lesion) if config.lesion_on_post else None
     return AnalyticPhantom(config, maps["arrival"], maps["post"], maps["day5"], draw_lesion(scans["day5"], lesion),
                            None, truth, lesion, lesion_post)
+
+
+def on_grid(spacing: tuple[float, float, float]) -> dict[str, tuple]:
+    """Config fields of a clinical grid with this spacing."""
+    return {"spacing": spacing, "size": clinical_size(spacing)}
+
+
+def _poses(degrees: float) -> dict[str, Pose]:
+    return {f"{timepoint}_pose": pose for timepoint, pose in tilted_poses(degrees).items()}
+
+
+_ROLL_7 = {"post_pose": Pose(roll_deg=7.0, shift_mm=(3.0, -4.0, 2.0)),
+           "day5_pose": Pose(roll_deg=-6.0, yaw_deg=3.0, shift_mm=(-5.0, 6.0, 3.0)),
+           "arrival_pose": Pose(roll_deg=5.0, pitch_deg=-3.0, shift_mm=(4.0, 3.0, -3.0))}
+CONDITION_CHANGES: dict[str, dict] = {
+    "clean, tilt 0 deg": {"noise": 0.0, **_poses(0.0)},
+    "clean, tilt 7 deg": {"noise": 0.0, **_poses(7.0)},
+    "clean, tilt 15 deg": {"noise": 0.0, **_poses(15.0)},
+    "noise 5 %": {"noise": 0.05},
+    "noise 10 %": {"noise": 0.10},
+    "noise 15 %": {"noise": 0.15},
+    "3 mm slices": on_grid((1.875, 1.875, 3.0)),
+    "8 mm slices, roll 7 deg": {**on_grid((1.875, 1.875, 8.0)), **_ROLL_7},
+    "isotropic 2 mm": on_grid((2.0, 2.0, 2.0)),
+    "shading -10 % (lesion side darker), noise 5 %": {"shading": -0.10},
+    "shading +10 %, noise 5 %": {"shading": 0.10},
+    "medial lesion (touches the plane), IMR 4.9 mL": {"lesion_location": "medial", "imr_ml": 4.9},
+    "posterior fossa": {"lesion_location": "posterior_fossa", "lesion_ml": 30.0},
+    "bilateral, IMR 2 x 5 mL": {"lesion_location": "bilateral", "lesion_ml": 60.0, "imr_ml": 10.0},
+    "mirror region hypoperfused (x0.75)": {"mirror_hypoperfusion": 0.75},
+}
+
+
+def condition_pair(index: int, changes: dict) -> tuple[AnalyticPhantomConfig, AnalyticPhantomConfig]:
+    """The same patient (seed, side) without IMR and with IMR (8 mL unless the condition says)."""
+    base = replace(AnalyticPhantomConfig(), seed=100 + index, side="left" if index % 2 == 0 else "right", **changes)
+    return replace(base, imr_ml=0.0), base
+
+
+ROBUSTNESS_CONDITIONS: dict[str, tuple[AnalyticPhantomConfig, AnalyticPhantomConfig]] = {
+    name: condition_pair(index, changes) for index, (name, changes) in enumerate(CONDITION_CHANGES.items())
+}

@@ -220,8 +220,11 @@ def _texture(ax: np.ndarray, y: np.ndarray, z: np.ndarray, terms: tuple[tuple[fl
     """1 + sum of a cos(2 pi |x| / wx) cos(2 pi y / wy + phase) cos(2 pi z / wz)."""
     value = np.ones(ax.shape)
     for amplitude, wave_x, wave_y, wave_z, phase in terms:
-        value += (amplitude * np.cos(2 * np.pi * ax / wave_x) * np.cos(2 * np.pi * y / wave_y + phase)
-                  * np.cos(2 * np.pi * z / wave_z))
+        term = np.full(ax.shape, amplitude * np.cos(phase) if np.isinf(wave_y) else amplitude)
+        for coordinate, wave, shift in ((ax, wave_x, 0.0), (y, wave_y, phase), (z, wave_z, 0.0)):
+            if np.isfinite(wave):
+                term *= np.cos(2 * np.pi * coordinate / wave + shift)
+        value += term
     return value
 
 

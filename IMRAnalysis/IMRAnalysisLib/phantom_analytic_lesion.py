@@ -96,6 +96,20 @@ class Blob:
             scales.append((np.sqrt(discriminant) - wb) / (1.0 - b @ b))
         return np.min(scales, axis=0)
 
+    def box(self, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """Bounding box of the union at ``scale``."""
+        low = self.centre + scale * (self.offsets - self.radii)
+        high = self.centre + scale * (self.offsets + self.radii)
+        return low.min(axis=0), high.max(axis=0)
+
+    def within(self, points: np.ndarray, scale: float) -> np.ndarray:
+        """Which points are inside the union at ``scale`` (the bounding box spares most of the work)."""
+        low, high = self.box(scale)
+        inside = np.all((points >= low) & (points <= high), axis=1)
+        candidates = np.flatnonzero(inside)
+        inside[candidates] = self.entry_scale(points[candidates]) <= scale
+        return inside
+
     def depth(self, points: np.ndarray, scale: float) -> np.ndarray:
         """Signed radial depth (mm) below the union's surface at ``scale``."""
         return np.max([
@@ -132,8 +146,10 @@ class Lesion:
 
     def contains(self, side: np.ndarray, scale: float) -> np.ndarray:
         """Which side-coordinate points lie in the lesion grown to ``scale``."""
-        return ((self.blob.entry_scale(side) <= scale) & (side[:, 0] > 0)
-                & (compartment_depth(side, self.compartment) > 0))
+        inside = self.blob.within(side, scale) & (side[:, 0] > 0)
+        candidates = np.flatnonzero(inside)
+        inside[candidates] = compartment_depth(side[candidates], self.compartment) > 0
+        return inside
 
     def depth(self, side: np.ndarray) -> np.ndarray:
         """Distance (mm) inside every edge of the lesion: its blob, compartment and hemisphere."""
@@ -162,7 +178,7 @@ class Lesion:
         if region is None:
             return np.zeros(len(side), dtype=bool)
         blob, scale = region
-        inside = blob.entry_scale(side) <= scale
+        inside = blob.within(side, scale)
         where = np.flatnonzero(inside)
         inside[where] = self.depth(side[where]) >= self.margin_mm
         return inside
@@ -170,10 +186,7 @@ class Lesion:
     def reach(self, growth: float = max(ARRIVAL_TERRITORY, MIRROR_DILATION)) -> tuple[np.ndarray, np.ndarray]:
         """A box in (|x|, y, z) holding the lesion grown by ``growth``; by default every
         region at every timepoint, on the lesion side and its mirror."""
-        grown = growth * self.scale
-        corners = self.blob.centre + grown * (self.blob.offsets[:, None, :] + self.blob.radii[:, None, :]
-                                              * np.array([[-1.0], [1.0]]))
-        low, high = corners.reshape(-1, 3).min(0), corners.reshape(-1, 3).max(0)
+        low, high = self.blob.box(growth * self.scale)
         return np.array([0.0, low[1], low[2]]), np.array([max(abs(low[0]), abs(high[0])), high[1], high[2]])
 
 
