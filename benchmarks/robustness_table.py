@@ -18,9 +18,15 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
+import numpy as np
+import SimpleITK as sitk
+
+from IMRAnalysisLib.image_io import voxel_points
 from IMRAnalysisLib.parameters import AnalysisParameters
 from IMRAnalysisLib.phantom_analytic import ROBUSTNESS_CONDITIONS, AnalyticPhantom, make_analytic_phantom
 from IMRAnalysisLib.pipeline import AnalysisInputs, run_analysis
+
+REGISTRATION_STRIDE = 7  # every 7th brain voxel is enough to find the largest registration error
 
 
 def parameter_sets() -> dict[str, AnalysisParameters]:
@@ -36,6 +42,9 @@ class Outcome:
     status: str
     significant: bool | None
     reason: str
+    midline_deg: float  # angle between the estimated and the true mid-sagittal plane
+    midline_mm: float  # distance from the true plane's point to the estimated plane
+    day5_registration_mm: float  # largest error of the day-5 registration in the brain
 
 
 @dataclass(frozen=True)
@@ -50,9 +59,15 @@ class ConditionResult:
 
 def analyse(patient: AnalyticPhantom, parameters: AnalysisParameters) -> Outcome:
     inputs = AnalysisInputs(post=patient.post, day5=patient.day5, lesion=patient.lesion, arrival=patient.arrival)
-    measures = run_analysis(inputs, parameters).measures
+    result = run_analysis(inputs, parameters)
+    measures, truth, plane = result.measures, patient.truth, result.midline.plane
+    brain = voxel_points(result.post, sitk.GetArrayViewFromImage(result.brain_mask).astype(bool))[::REGISTRATION_STRIDE]
+    estimated, true = (np.array([transform.TransformPoint(point) for point in brain.tolist()])
+                       for transform in (result.registrations["day5"].transform, truth.post_to_day5))
     return Outcome(measures["imr_volume_ml"], measures["status"], measures["significant_imr"],
-                   measures["not_assessable_reason"])
+                   measures["not_assessable_reason"], plane.angle_to(truth.midline),
+                   abs(float(plane.signed_distance(truth.midline.point_array))),
+                   float(np.linalg.norm(estimated - true, axis=1).max()))
 
 
 def run_condition(name: str) -> ConditionResult:
@@ -133,8 +148,13 @@ def main(argv: list[str] | None = None) -> None:
         results = [run_condition(name) for name in arguments.conditions]
     print(table(results))
     print()
+    first = next(iter(parameter_sets()))
+    print(f"Diagnostics of the patients with IMR ({first} parameters) and times:\n")
     for result in results:
-        print(f"- {result.name}: generation {result.generate_s:.1f} s, analyses {result.analyse_s:.1f} s")
+        outcome = result.outcomes[("with", first)]
+        print(f"- {result.name}: midline error {outcome.midline_deg:.2f} deg, {outcome.midline_mm:.2f} mm; "
+              f"day-5 registration error up to {outcome.day5_registration_mm:.2f} mm; "
+              f"generation {result.generate_s:.1f} s, analyses {result.analyse_s:.1f} s")
     print(f"\nwall time {time.perf_counter() - started:.1f} s with {arguments.jobs} job(s)")
 
 
