@@ -233,17 +233,21 @@ def place_cores(lesion: Lesion, imr_ml: float, hyperperfusion_ml: float,
                 rng: np.random.Generator) -> tuple[Lesion, Volumes]:
     """IMR, then hyperperfusion away from it, inside the lesion (``margin_mm`` from its
     edges); their scales are set so their perfused volume meets the targets on the
-    truth lattice, where every truth volume is counted."""
+    truth lattice, where every truth volume is counted. Both shapes are drawn whatever
+    the targets, so a patient without IMR is the same patient as with IMR."""
     points = lattice(*lesion.reach(1.0), TRUTH_STEP_MM)
     points = points[lesion.contains(points, lesion.scale)]
     cell_ml = TRUTH_STEP_MM ** 3 / 1000.0 * (2.0 if lesion.bilateral else 1.0)  # both halves
     depth = lesion.depth(points)
     tissue = anatomy.perfused(anatomy.tissue_labels(points))
     free = (depth >= lesion.margin_mm) & tissue
-    imr = _core(points, depth, free, imr_ml, cell_ml, rng, None, "IMR")
+    if not free.any():
+        raise InputError(f"the phantom lesion has no tissue {lesion.margin_mm:g} mm inside its edges")
+    imr_blob = _seed_blob(points, depth, free, rng, None)
+    hyper_blob = _seed_blob(points, depth, free, rng, imr_blob.centre)
+    imr = _sized(imr_blob, points[free], imr_ml, cell_ml, "IMR")
     in_imr = _members(imr, points, depth, lesion.margin_mm)
-    hyper = _core(points, depth, free & ~in_imr, hyperperfusion_ml, cell_ml, rng,
-                  None if imr is None else imr[0].centre, "hyperperfusion")
+    hyper = _sized(hyper_blob, points[free & ~in_imr], hyperperfusion_ml, cell_ml, "hyperperfusion")
     in_hyper = _members(hyper, points, depth, lesion.margin_mm) & ~in_imr
     placed = Lesion(lesion.side, lesion.bilateral, lesion.compartment, lesion.blob, lesion.scale,
                     lesion.margin_mm, imr, hyper)
@@ -260,23 +264,24 @@ def _members(region: tuple[Blob, float] | None, points: np.ndarray, depth: np.nd
     return (blob.entry_scale(points) <= scale) & (depth >= margin_mm)
 
 
-def _core(points: np.ndarray, depth: np.ndarray, free: np.ndarray, volume_ml: float, cell_ml: float,
-          rng: np.random.Generator, away_from: np.ndarray | None, what: str) -> tuple[Blob, float] | None:
-    """A two-ellipsoid blob of ``volume_ml`` of the ``free`` points, centred deep in the
-    lesion: at random, or as far as possible from ``away_from``."""
-    if volume_ml <= 0:
-        return None
-    if not free.any():
-        raise InputError(f"the phantom lesion has no room for {what} {np.round(volume_ml, 2)} mL inside its margin")
-    deep = free & (depth >= np.quantile(depth[free], 0.5))
-    candidates = points[deep]
-    if away_from is None:
-        centre = candidates[rng.integers(len(candidates))]
-    else:
-        centre = candidates[np.argmax(np.linalg.norm(candidates - away_from, axis=1))]
+def _seed_blob(points: np.ndarray, depth: np.ndarray, free: np.ndarray, rng: np.random.Generator,
+               away_from: np.ndarray | None) -> Blob:
+    """A two-ellipsoid shape centred in the deeper half of the ``free`` points: at random,
+    or as far as possible from ``away_from``."""
+    candidates = points[free & (depth >= np.quantile(depth[free], 0.5))]
+    pick = rng.integers(len(candidates))
+    if away_from is not None:
+        pick = int(np.argmax(np.linalg.norm(candidates - away_from, axis=1)))
     radii = rng.uniform(7.0, 13.0, (2, 3))
     direction = rng.normal(size=3)
-    parts = (((0.0, 0.0, 0.0), tuple(radii[0])), (tuple(0.6 * radii[1] * direction / np.linalg.norm(direction)),
-                                                  tuple(radii[1])))
-    blob = Blob.random(centre, parts, rng, jitter_mm=0.0)
-    return blob, scale_for_volume(blob.entry_scale(points[free]), volume_ml, cell_ml, what)
+    offset = 0.6 * radii[1] * direction / np.linalg.norm(direction)
+    return Blob.random(candidates[pick], (((0.0, 0.0, 0.0), tuple(radii[0])), (tuple(offset), tuple(radii[1]))),
+                       rng, jitter_mm=0.0)
+
+
+def _sized(blob: Blob, free_points: np.ndarray, volume_ml: float, cell_ml: float,
+           what: str) -> tuple[Blob, float] | None:
+    """The blob at the scale where it holds ``volume_ml`` of the free points (None for 0 mL)."""
+    if volume_ml <= 0:
+        return None
+    return blob, scale_for_volume(blob.entry_scale(free_points), volume_ml, cell_ml, what)
