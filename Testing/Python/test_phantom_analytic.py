@@ -123,6 +123,15 @@ def test_footprint_mean_of_steps() -> None:
     assert np.all(slab[:below] == 3.0) and np.all(slab[below:] == 0.5)
 
 
+def test_flipped_axes_sample_the_same_physical_map() -> None:
+    plain = make_analytic_phantom(TINY)
+    flipped = make_analytic_phantom(replace(TINY, flip_axes=(True, False, True)))
+    for name in ("post", "day5", "lesion"):
+        onto_plain = sitk.Resample(getattr(flipped, name), getattr(plain, name), sitk.Transform(),
+                                   sitk.sitkNearestNeighbor, 0.0)
+        assert np.allclose(array(onto_plain), array(getattr(plain, name)), rtol=1e-5, atol=1e-6), name
+
+
 def test_multiplicative_noise_matches_its_sigma() -> None:
     clean = array(phantom(SYMMETRIC).post)
     noisy = array(phantom(replace(SYMMETRIC, noise=0.10)).post)
