@@ -14,6 +14,7 @@ Run: python benchmarks/robustness_table.py [--conditions NAME ...] [--jobs N]
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -141,11 +142,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     arguments = parser.parse_args(argv)
     started = time.perf_counter()
-    if arguments.jobs > 1:
-        with ProcessPoolExecutor(max_workers=arguments.jobs) as pool:
-            results = list(pool.map(run_condition, arguments.conditions))
-    else:
-        results = [run_condition(name) for name in arguments.conditions]
+    results = []
+    with ProcessPoolExecutor(max_workers=arguments.jobs) as pool:
+        for result in pool.map(run_condition, arguments.conditions):
+            results.append(result)
+            print(f"[{len(results)}/{len(arguments.conditions)}] {result.name} "
+                  f"({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
     print(table(results))
     print()
     first = next(iter(parameter_sets()))
