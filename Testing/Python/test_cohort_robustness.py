@@ -193,3 +193,16 @@ def test_a_second_cohort_on_the_folder_is_refused_and_a_stale_lock_taken_over(tm
     assert main(["cohort", str(manifest), "--out", str(out)]) == 0
     assert json.loads(capsys.readouterr().out)["failed"] == 1  # the files do not exist; the cohort ran
     assert (out / LOCK_FILE).read_text() == f"{os.getpid()}\n"
+
+
+@pytest.mark.parametrize(("options", "problem"), [
+    (["--patient-timeout-s", "0"], "--patient-timeout-s must be a positive number of seconds, got 0.0"),
+    (["--patient-timeout-s", "60", "--scheduler", "tcp://127.0.0.1:9"],
+     "--patient-timeout-s applies to local processes; on a Dask cluster use the cluster's limits"),
+])
+def test_time_limit_option_is_checked_before_anything_runs(tmp_path, capsys, options, problem) -> None:
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(HEADER + "P1,post.nii.gz,day5.nii.gz,lesion.nii.gz,0,0,0\n")
+    assert main(["cohort", str(manifest), "--out", str(tmp_path / "cohort"), *options]) == 2
+    assert capsys.readouterr().err == f"imr-analysis: error: {problem}\n"
+    assert not (tmp_path / "cohort").exists()
