@@ -24,6 +24,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 DEFAULT_TIME_LIMIT_S = 1800.0  # generous: a patient takes minutes; this is for a read that never ends
+_REAP_S = 5.0
 READY = None  # a worker's first message: started and imported; its task's time limit starts
 
 
@@ -83,7 +84,11 @@ def _event(worker: _Worker, ready: set, pending: deque, time_limit_s: float) -> 
         finished = (worker.task, message)
         if pending:
             worker.task, worker.deadline = pending.popleft(), time.monotonic() + time_limit_s
-            worker.connection.send(worker.task)
+            try:
+                worker.connection.send(worker.task)
+            except OSError:  # died right after its result: the task never reached it, another worker takes it
+                pending.appendleft(worker.task)
+                _stop(worker)
         else:
             _stop(worker)
         return finished
@@ -104,7 +109,7 @@ def _seconds_to(deadline: float) -> float | None:
 
 
 def _exit_reason(worker: _Worker) -> str:
-    worker.process.join(5.0)
+    worker.process.join(_REAP_S)
     code = worker.process.exitcode
     if code is not None and code < 0:
         try:
@@ -151,8 +156,12 @@ def _serve(connection: Connection, work: Callable[[Any], Any]) -> None:
 
 
 def _stop(worker: _Worker) -> None:
-    """Kill (a stalled read ignores anything milder) and reap the worker; closing the pipe marks it gone."""
+    """Kill (a stalled read ignores anything milder) and reap the worker; closing the pipe marks it gone.
+
+    The wait is bounded: a process stuck in the kernel on a dead network share dies only when
+    the share answers, and the cohort does not wait for that.
+    """
     if worker.process.is_alive():
         worker.process.kill()
-    worker.process.join()
+    worker.process.join(_REAP_S)
     worker.connection.close()
