@@ -243,8 +243,9 @@ def _one_line(problem: Exception) -> str:
 
 def _on_processes(tasks: list[PatientTask], jobs: int, patient_timeout_s: float) -> Iterator[PatientOutcome]:
     """Fresh (spawned) processes, as on a cluster; a dead or timed-out worker fails only its patient."""
-    for task, result in run_on_workers(tasks, process_patient, jobs, patient_timeout_s):
-        yield _fail(task, result.reason) if isinstance(result, WorkerLost) else result
+    with closing(run_on_workers(tasks, process_patient, jobs, patient_timeout_s)) as results:
+        for task, result in results:
+            yield _fail(task, result.reason) if isinstance(result, WorkerLost) else result
 
 
 def _dask() -> ModuleType:
