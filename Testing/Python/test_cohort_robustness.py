@@ -109,7 +109,7 @@ def _group_gone(pgid: int, timeout_s: float = 10.0) -> bool:
 
 
 def test_ctrl_c_stops_promptly_and_the_rerun_does_the_rest(phantom_folder, tmp_path, cohorts, capsys) -> None:
-    manifest = _manifest(tmp_path, phantom_folder, {"P1": "phantom", "P2": "phantom"})
+    manifest = _manifest(tmp_path, phantom_folder, {"P1": "phantom", "P2": "damaged"})
     out = tmp_path / "cohort"
     process = _start(cohorts, manifest, out, "--jobs", "1")
     _worker_of(out / "logs" / "P1.log", process)
@@ -124,7 +124,8 @@ def test_ctrl_c_stops_promptly_and_the_rerun_does_the_rest(phantom_folder, tmp_p
     assert not (out / "logs" / "P2.log").exists() and not list((out / "state").iterdir())
     assert main(["cohort", str(manifest), "--out", str(out), "--jobs", "2"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert (summary["done"], summary["failed"], summary["skipped"]) == (2, 0, 0)
+    assert (summary["done"], summary["failed"], summary["skipped"]) == (1, 1, 0)
+    assert read_cohort_table(out / "cohort.csv")["error"][1] == f"{tmp_path / 'P2' / DAMAGED}"
 
 
 def test_a_killed_worker_fails_only_its_patient(phantom_folder, tmp_path, cohorts) -> None:
