@@ -87,13 +87,14 @@ def command_cohort(args: argparse.Namespace) -> int:
     display = ProgressDisplay()
     try:
         table = run_cohort(patients, out, options, args.jobs, args.scheduler, display, args.patient_timeout_s)
-    except KeyboardInterrupt:
+        paths = {"table": out / "cohort.csv",
+                 **_statistics_and_report(table, out, args.covariates, args.significance_ml),
+                 "results": out / "patients", "logs": out / "logs"}
+    except KeyboardInterrupt:  # also while the statistics and report are written: no traceback either
         end_of_progress = "\n" if sys.stderr.isatty() else ""  # the progress line is rewritten in place there
         print(f"{end_of_progress}imr-analysis: cohort interrupted; run the same command again to continue in {out}",
               file=sys.stderr)
         return 130
-    paths = {"table": out / "cohort.csv", **_statistics_and_report(table, out, args.covariates, args.significance_ml),
-             "results": out / "patients", "logs": out / "logs"}
     progress = display.last
     summary = {"patients": progress.total, "done": progress.done, "failed": progress.failed,
                "skipped": progress.skipped, "not_assessable": int((table["status"] == "not assessable").sum()),
