@@ -156,7 +156,7 @@ def _serve(connection: Connection, work: Callable[[Any], Any]) -> None:
 
 
 def _stop(worker: _Worker) -> None:
-    """Kill (a stalled read ignores anything milder) and reap the worker; closing the pipe marks it gone.
+    """Kill (a hung patient may answer nothing milder) and reap the worker; closing the pipe marks it gone.
 
     The wait is bounded: a process stuck in the kernel on a dead network share dies only when
     the share answers, and the cohort does not wait for that.
