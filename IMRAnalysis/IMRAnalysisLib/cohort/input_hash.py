@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import InputError
 
-MAX_SERIES_FILES = 20_000
+MAX_SERIES_FILES = 100_000
 MAX_SERIES_BYTES = 20 * 1024**3
 _BLOCK = 1 << 20
 
