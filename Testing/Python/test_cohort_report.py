@@ -13,8 +13,8 @@ import pytest
 from matplotlib.image import imread, imsave
 from test_cohort_statistics import synthetic_cohort
 
-from IMRAnalysisLib.cohort.report import write_report
-from IMRAnalysisLib.cohort.statistics import cohort_statistics
+from IMRAnalysisLib.cohort.report import error_bars, write_report
+from IMRAnalysisLib.cohort.statistics import cohort_statistics, wilson_proportion
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DATA_PNG = "data:image/png;base64,"
@@ -221,3 +221,27 @@ def test_report_of_a_cohort_without_analysable_patient(tmp_path):
     assert len([image for image in reader.images if image.get("class") == "figure"]) == FIGURES
     assert all("no patient" in row[-1] for row in reader.tables["linear-models"][1:])
     assert [entry.name for entry in tmp_path.iterdir()] == ["report.html"]
+
+
+@pytest.mark.parametrize("total", range(1, 201))
+def test_error_bars_at_none_and_all_significant_are_never_negative(total):
+    """Rounding put the Wilson bound outside the proportion at 0/n and n/n; matplotlib refused the bar."""
+    rows = [wilson_proportion("none", 0, total), wilson_proportion("all", total, total)]
+    assert (rows[0].percent, rows[0].ci_low_percent) == (0.0, 0.0)
+    assert (rows[1].percent, rows[1].ci_high_percent) == (100.0, 100.0)
+    for row in rows:
+        assert 0.0 <= row.ci_low_percent <= row.percent <= row.ci_high_percent <= 100.0
+    bars = error_bars(rows)
+    assert bars.shape == (2, 2) and (bars >= 0.0).all()
+
+
+@pytest.mark.parametrize("volume_ml", [1.0, 9.0], ids=["0 of 3", "3 of 3"])
+def test_report_of_a_cohort_where_no_or_every_patient_has_significant_imr(tmp_path, volume_ml):
+    table = synthetic_cohort(patients=3).assign(status="assessable", error="", imr_volume_ml=volume_ml,
+                                                imr_relative_percent=10.0, mtici="2B")
+    write_report(tmp_path / "report.html", table, cohort_statistics(table), tmp_path)
+    reader = ReportReader()
+    reader.feed((tmp_path / "report.html").read_text(encoding="utf-8"))
+    share = "0/3" if volume_ml < 5.0 else "3/3"
+    assert table_row(reader, "frequency", "all patients")[1:3] == [share, "0.0" if share == "0/3" else "100.0"]
+    assert len([image for image in reader.images if image.get("class") == "figure"]) == FIGURES

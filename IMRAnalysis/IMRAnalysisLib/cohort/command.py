@@ -16,6 +16,7 @@ from ..dsc_cli import add_timing_options
 from ..errors import InputError
 from ..results_folder import write_text_atomic
 from .manifest import FLAG_COLUMNS, CohortPatient, read_cohort
+from .workers import DEFAULT_TIME_LIMIT_S
 
 if TYPE_CHECKING:  # pandas and the runner load when a cohort runs, not with every command
     import pandas as pd
@@ -39,6 +40,9 @@ def add_cohort_parser(commands: argparse._SubParsersAction) -> None:
     cohort.add_argument("--jobs", type=int, default=1, help="patients processed at once (default %(default)s)")
     cohort.add_argument("--scheduler", metavar="ADDRESS",
                         help="Dask scheduler address: process the patients on that cluster (needs the 'cluster' extra)")
+    cohort.add_argument("--patient-timeout-s", type=float, metavar="SECONDS",
+                        help="fail a patient still running after this long, e.g. reading a stalled network share "
+                             f"(default {DEFAULT_TIME_LIMIT_S:g}; local processes only)")
     cohort.add_argument("--covariates", nargs="+", metavar="NAME", default=list(DEFAULT_COVARIATES),
                         help="columns the outcome models adjust for (default: %(default)s)")
     _add_shared_run_options(cohort)
@@ -82,12 +86,15 @@ def command_cohort(args: argparse.Namespace) -> int:
     _check_run_options(options)
     display = ProgressDisplay()
     try:
-        table = run_cohort(patients, out, options, args.jobs, args.scheduler, display)
-    except KeyboardInterrupt:
-        print(f"\nimr-analysis: cohort interrupted; run the same command again to continue in {out}", file=sys.stderr)
+        table = run_cohort(patients, out, options, args.jobs, args.scheduler, display, args.patient_timeout_s)
+        paths = {"table": out / "cohort.csv",
+                 **_statistics_and_report(table, out, args.covariates, args.significance_ml),
+                 "results": out / "patients", "logs": out / "logs"}
+    except KeyboardInterrupt:  # also while the statistics and report are written: no traceback either
+        end_of_progress = "\n" if sys.stderr.isatty() else ""  # the progress line is rewritten in place there
+        print(f"{end_of_progress}imr-analysis: cohort interrupted; run the same command again to continue in {out}",
+              file=sys.stderr)
         return 130
-    paths = {"table": out / "cohort.csv", **_statistics_and_report(table, out, args.covariates, args.significance_ml),
-             "results": out / "patients", "logs": out / "logs"}
     progress = display.last
     summary = {"patients": progress.total, "done": progress.done, "failed": progress.failed,
                "skipped": progress.skipped, "not_assessable": int((table["status"] == "not assessable").sum()),

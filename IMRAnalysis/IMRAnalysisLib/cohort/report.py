@@ -291,8 +291,7 @@ def _frequency_chart(statistics: CohortStatistics) -> Figure:
     rows = [row for row in _frequency_rows(statistics) if row.total > 0]
     positions = np.arange(len(rows))
     percent = np.array([row.percent for row in rows], dtype=float)
-    errors = np.array([[row.percent - row.ci_low_percent, row.ci_high_percent - row.percent] for row in rows]).T
-    axes.bar(positions, percent, color=IMR_COLOR, alpha=0.75, yerr=errors.reshape(2, -1), capsize=4)
+    axes.bar(positions, percent, color=IMR_COLOR, alpha=0.75, yerr=error_bars(rows), capsize=4)
     for position, row in zip(positions, rows):
         axes.annotate(f"{row.n}/{row.total}", (position, row.ci_high_percent), ha="center", va="bottom",
                       xytext=(0, 3), textcoords="offset points", fontsize=8)
@@ -300,6 +299,12 @@ def _frequency_chart(statistics: CohortStatistics) -> Figure:
     axes.set(xlabel="Final mTICI", ylabel="Significant IMR (%)", ylim=(0, 105),
              title="Significant IMR with Wilson 95 % CI")
     return figure
+
+
+def error_bars(rows: Sequence[Proportion]) -> np.ndarray:
+    """Lengths below and above each bar (2 x len(rows)); never negative, which matplotlib refuses."""
+    errors = [[row.percent - row.ci_low_percent, row.ci_high_percent - row.percent] for row in rows]
+    return np.maximum(np.array(errors, dtype=float).reshape(-1, 2).T, 0.0)
 
 
 def _nihss_scatter(table: pd.DataFrame, statistics: CohortStatistics) -> Figure:

@@ -8,31 +8,36 @@ things in the cohort folder: ``patients/<id>/`` (the result folder), ``logs/<id>
 a rerun, even after the process was killed, skips exactly the patients already done with
 the same fingerprint. Failed patients are retried on the next run: a failure may be passing
 (memory, a network share). The table is rebuilt from these files after every run.
+
+A lock file keeps a second cohort out of the folder while one runs. On local processes a
+patient that hangs longer than the time limit, or whose worker dies, fails alone; Ctrl-C
+kills the running patients (they have no state file, so the next run does them again).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import closing
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
 import pandas as pd
 
-from .. import __version__
+from .. import __version__, cli
 from ..errors import InputError
 from ..results_folder import METRICS_JSON, write_text_atomic
+from .input_hash import content_hash
+from .lock import cohort_lock
 from .manifest import COHORT_MARKER, CohortPatient
 from .table import PatientResult, build_cohort_table
+from .workers import DEFAULT_TIME_LIMIT_S, WorkerLost, run_on_workers
 
 FAILED = "failed"
 
@@ -109,27 +114,38 @@ Progress = Callable[[CohortProgress], None]
 
 
 def run_cohort(patients: list[CohortPatient], out: Path, run_options: list[str], jobs: int = 1,
-               scheduler: str | None = None, progress: Progress | None = None) -> pd.DataFrame:
+               scheduler: str | None = None, progress: Progress | None = None,
+               patient_timeout_s: float | None = None) -> pd.DataFrame:
     """Process the patients not yet done with these inputs and options; the cohort table (also in cohort.csv).
 
     ``run_options`` are ``imr-analysis run`` options shared by every patient (analysis parameters,
-    ``--te``/``--tr``); ``scheduler`` is a Dask scheduler address, else ``jobs`` local processes.
+    ``--te``/``--tr``); ``scheduler`` is a Dask scheduler address, else ``jobs`` local processes,
+    each patient failed when it takes longer than ``patient_timeout_s`` (default ``DEFAULT_TIME_LIMIT_S``).
     """
     if jobs < 1:
         raise InputError(f"--jobs must be at least 1, got {jobs}")
+    if patient_timeout_s is not None and not patient_timeout_s > 0:
+        raise InputError(f"--patient-timeout-s must be a positive number of seconds, got {patient_timeout_s}")
+    if scheduler and patient_timeout_s is not None:
+        raise InputError("--patient-timeout-s applies to local processes; on a Dask cluster use the cluster's limits")
     distributed = _dask() if scheduler else None  # before any folder is made
     folder = CohortFolder(Path(out).absolute())  # workers may start elsewhere
     folder.prepare()
-    tasks = [_task(patient, folder, run_options) for patient in patients]
-    pending = [task for task in tasks if not _is_current(task)]
-    counter = _Counter(len(tasks), len(tasks) - len(pending), progress)
-    counter.report()
-    if pending:
-        outcomes = _on_dask(pending, distributed, scheduler) if scheduler else _on_processes(pending, jobs)
-        for outcome in outcomes:
+    with cohort_lock(folder.root):
+        tasks, unreadable = _tasks(patients, folder, run_options)
+        pending = [task for task in tasks if not _is_current(task)]
+        counter = _Counter(len(patients), len(tasks) - len(pending), progress)
+        counter.report()
+        for outcome in unreadable:
             counter.add(outcome)
-    return build_cohort_table(patients, {patient.patient_id: _result(folder, patient.patient_id)
-                                         for patient in patients}, folder.table)
+        if pending:
+            outcomes = (_on_dask(pending, distributed, scheduler) if scheduler else
+                        _on_processes(pending, jobs, patient_timeout_s or DEFAULT_TIME_LIMIT_S))
+            with closing(outcomes):  # on Ctrl-C the workers stop now, not when the generator is collected
+                for outcome in outcomes:
+                    counter.add(outcome)
+        return build_cohort_table(patients, {patient.patient_id: _result(folder, patient.patient_id)
+                                             for patient in patients}, folder.table)
 
 
 def _result(folder: CohortFolder, patient_id: str) -> PatientResult:
@@ -141,6 +157,20 @@ def _result(folder: CohortFolder, patient_id: str) -> PatientResult:
         return PatientResult(FAILED, state["error"])
     metrics = json.loads((folder.patient(patient_id) / METRICS_JSON).read_text(encoding="utf-8"))
     return PatientResult(state["status"], metrics=metrics)
+
+
+def _tasks(patients: list[CohortPatient], folder: CohortFolder,
+           run_options: list[str]) -> tuple[list[PatientTask], list[PatientOutcome]]:
+    """The patients' tasks, and the failures of those whose inputs cannot even be hashed."""
+    tasks, unreadable = [], []
+    for patient in patients:
+        try:
+            tasks.append(_task(patient, folder, run_options))
+        except InputError as problem:
+            task = PatientTask(patient.patient_id, (), {}, str(folder.patient(patient.patient_id)),
+                               str(folder.log(patient.patient_id)), str(folder.state(patient.patient_id)))
+            unreadable.append(_fail(task, str(problem)))
+    return tasks, unreadable
 
 
 def _task(patient: CohortPatient, folder: CohortFolder, run_options: list[str]) -> PatientTask:
@@ -159,23 +189,6 @@ def _task(patient: CohortPatient, folder: CohortFolder, run_options: list[str]) 
                        str(folder.log(patient.patient_id)), str(folder.state(patient.patient_id)))
 
 
-def content_hash(path: Path) -> str | None:
-    """SHA-256 of a file, or of a DICOM folder's files and their relative names; None if missing."""
-    if path.is_file():
-        files = [path]
-    elif path.is_dir():
-        files = sorted(item for item in path.rglob("*") if item.is_file())
-    else:
-        return None
-    digest = hashlib.sha256()
-    for item in files:
-        digest.update(str(item.relative_to(path) if item != path else "").encode() + b"\0")
-        with open(item, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def read_state(path: Path) -> dict | None:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
@@ -191,8 +204,6 @@ def _is_current(task: PatientTask) -> bool:
 
 def process_patient(task: PatientTask) -> PatientOutcome:
     """Run one patient exactly as ``imr-analysis run`` would; never raises, records its state last."""
-    from .. import cli  # imported when used: cli imports the cohort command, which imports this module
-
     Path(task.state).unlink(missing_ok=True)
     start = time.perf_counter()
     status, error = FAILED, ""
@@ -217,17 +228,24 @@ def _record(task: PatientTask, outcome: PatientOutcome) -> PatientOutcome:
     return outcome
 
 
+def _fail(task: PatientTask, error: str) -> PatientOutcome:
+    """A patient that failed outside ``process_patient``: no results of other inputs left to mislead, a log line."""
+    shutil.rmtree(task.result_folder, ignore_errors=True)
+    with open(task.log, "a", encoding="utf-8") as log:
+        print(f"error: {error}", file=log)
+    return _record(task, PatientOutcome(task.patient_id, FAILED, error, 0.0))
+
+
 def _one_line(problem: Exception) -> str:
     text = " ".join(str(problem).split())
     return text if isinstance(problem, InputError) else f"{type(problem).__name__}: {text}"
 
 
-def _on_processes(tasks: list[PatientTask], jobs: int) -> Iterator[PatientOutcome]:
-    """Fresh (spawned) processes: no state inherited from the caller, as on a cluster."""
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=get_context("spawn")) as pool:
-        futures = {pool.submit(process_patient, task): task for task in tasks}
-        for future in as_completed(futures):
-            yield _outcome(future, futures[future])
+def _on_processes(tasks: list[PatientTask], jobs: int, patient_timeout_s: float) -> Iterator[PatientOutcome]:
+    """Fresh (spawned) processes, as on a cluster; a dead or timed-out worker fails only its patient."""
+    with closing(run_on_workers(tasks, process_patient, jobs, patient_timeout_s)) as results:
+        for task, result in results:
+            yield _fail(task, result.reason) if isinstance(result, WorkerLost) else result
 
 
 def _dask() -> ModuleType:
@@ -261,7 +279,7 @@ def _outcome(future, task: PatientTask) -> PatientOutcome:
     try:
         return future.result()
     except Exception as problem:  # noqa: BLE001 - the worker is gone, the cohort goes on
-        return _record(task, PatientOutcome(task.patient_id, FAILED, f"worker lost: {_one_line(problem)}", 0.0))
+        return _fail(task, f"worker lost: {_one_line(problem)}")
 
 
 class _Counter:

@@ -210,11 +210,22 @@ def _finite(value: Any) -> float | None:
 
 def _proportion(group: str, significant: pd.Series) -> Proportion:
     known = significant.dropna()
-    count, total = int(known.sum()), len(known)
+    return wilson_proportion(group, int(known.sum()), len(known))
+
+
+def wilson_proportion(group: str, count: int, total: int) -> Proportion:
+    """count of total with its Wilson interval, which always contains the proportion.
+
+    At 0/n and n/n rounding puts the computed bound a hair on the wrong side of the
+    proportion (5.6e-15 instead of 0); it is clipped into [0, p] and [p, 1], and the
+    percentages are all scaled the same way so the order survives the scaling.
+    """
     if total == 0:
         return Proportion(group, 0, 0, None, None, None)
+    proportion = count / total
     low, high = proportion_confint(count, total, alpha=1.0 - CONFIDENCE, method="wilson")
-    return Proportion(group, count, total, 100.0 * count / total, _finite(100.0 * low), _finite(100.0 * high))
+    low, high = min(max(float(low), 0.0), proportion), max(min(float(high), 1.0), proportion)
+    return Proportion(group, count, total, 100.0 * proportion, _finite(100.0 * low), _finite(100.0 * high))
 
 
 def _mtici_sort_key(label: str) -> tuple[int, str]:
