@@ -32,7 +32,7 @@ REGISTRATION_STRIDE = 7  # every 7th brain voxel is enough to find the largest r
 
 def parameter_sets() -> dict[str, AnalysisParameters]:
     """The parameter sets compared, by name."""
-    return {"default": AnalysisParameters(), "published": AnalysisParameters()}
+    return {"default": AnalysisParameters(), "published": AnalysisParameters.preset("published")}
 
 
 @dataclass(frozen=True)
