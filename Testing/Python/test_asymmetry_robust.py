@@ -7,6 +7,7 @@ import pytest
 import SimpleITK as sitk
 
 from IMRAnalysisLib.asymmetry import (
+    FINE_NOISE_TARGET,
     NOISE_TARGET,
     SMOOTHING_LADDER_MM,
     compute_asymmetry,
@@ -105,13 +106,17 @@ def test_automatic_smoothing_is_the_least_that_brings_the_noise_under_target() -
     plane = Plane.from_vectors(np.zeros(3), np.array([1.0, 0.0, 0.0]))
     brain = _brain(head)
     automatic = compute_asymmetry(_image(noisy), plane, AnalysisParameters(), brain)
-    target = NOISE_TARGET * AnalysisParameters().threshold
-    assert automatic.smoothing_mm > 0 and automatic.noise <= target
-    less = SMOOTHING_LADDER_MM[SMOOTHING_LADDER_MM.index(automatic.smoothing_mm) - 1]
-    rougher = compute_asymmetry(_image(noisy), plane, AnalysisParameters(smoothing_mm=less), brain)
-    assert rougher.noise > target
+    threshold = AnalysisParameters().threshold
+    assert automatic.smoothing_mm > 0 and automatic.noise <= FINE_NOISE_TARGET * threshold
+    assert automatic.detection_smoothing_mm >= automatic.smoothing_mm
+    assert automatic.tail_noise <= NOISE_TARGET * threshold
+    for sigma, noise, target in ((automatic.smoothing_mm, "noise", FINE_NOISE_TARGET),
+                                 (automatic.detection_smoothing_mm, "tail_noise", NOISE_TARGET)):
+        less = SMOOTHING_LADDER_MM[SMOOTHING_LADDER_MM.index(sigma) - 1]
+        rougher = compute_asymmetry(_image(noisy), plane, AnalysisParameters(smoothing_mm=less), brain)
+        assert getattr(rougher, noise) > target * threshold
     clean = compute_asymmetry(_image(head), plane, AnalysisParameters(), brain)
-    assert clean.smoothing_mm == 0.0
+    assert clean.smoothing_mm == 0.0 and clean.detection_smoothing_mm == 0.0 and clean.detection is None
 
 
 def test_fixed_smoothing_is_used_as_given_and_its_noise_reported() -> None:
