@@ -71,6 +71,21 @@ def test_imr_from_dsc_at_clinical_noise_matches_with_smoothing(phantom_files, cl
     assert from_dsc["hyperperfusion_volume_ml"] == pytest.approx(from_maps["hyperperfusion_volume_ml"], rel=0.2)
 
 
+def test_imr_from_dsc_at_clinical_noise_matches_the_true_maps_with_default_options(
+        default_phantom, phantom_files, clinical_dsc_files, tmp_path, capsys) -> None:
+    """The default smoothing is chosen from the noise it measures: no option to set by hand."""
+    lesion = ["--lesion", str(phantom_files["lesion"])]
+    from_maps = _measures(capsys, ["--post", str(phantom_files["post"]), "--day5", str(phantom_files["day5"]),
+                                   "--out", str(tmp_path / "maps")] + lesion)
+    from_dsc = _measures(capsys, ["--post-dsc", str(clinical_dsc_files["post"]), "--day5-dsc",
+                                  str(clinical_dsc_files["day5"]), "--out", str(tmp_path / "dsc")] + lesion)
+    assert from_dsc["imr_volume_ml"] == pytest.approx(from_maps["imr_volume_ml"], rel=0.15)
+    assert from_dsc["imr_volume_ml"] == pytest.approx(default_phantom.truth.imr_volume_ml, rel=0.15)
+    assert from_dsc["significant_imr"] is True and from_dsc["status"] == "assessable"
+    recorded = json.loads((tmp_path / "dsc" / "metrics.json").read_text())
+    assert recorded["asymmetry_smoothing_mm"] > 0  # the noise of maps from DSC asked for it
+
+
 @pytest.mark.parametrize("name", ["rcbv", "tmax"])
 def test_maps_from_dsc_register_within_one_voxel(default_phantom, clinical_dsc_files, name: str) -> None:
     """Day 5 onto post-EVT on maps made from clinical-noise series, arterial outliers and all; Tmax too."""
