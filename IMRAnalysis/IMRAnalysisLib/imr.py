@@ -67,13 +67,18 @@ def voxel_volume_ml(image: sitk.Image) -> float:
 
 
 def grown(mask: np.ndarray, radius_mm: float, spacing: tuple[float, ...]) -> np.ndarray:
-    """(z, y, x) ``mask`` grown by ``radius_mm`` in physical distance."""
+    """(z, y, x) ``mask`` grown by ``radius_mm`` in physical distance (computed in its bounding box only)."""
+    result = np.zeros(mask.shape, dtype=bool)
     if not mask.any():
-        return mask.copy()
-    image = sitk.GetImageFromArray(mask.astype(np.uint8))
+        return result
+    margin = [int(np.ceil(radius_mm / step)) + 1 for step in reversed(spacing)]
+    box = tuple(slice(max(0, int(indices.min()) - pad), int(indices.max()) + pad + 1)
+                for indices, pad in zip(np.nonzero(mask), margin))
+    image = sitk.GetImageFromArray(mask[box].astype(np.uint8))
     image.SetSpacing(spacing)
     distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
-    return sitk.GetArrayViewFromImage(distance) <= radius_mm
+    result[box] = sitk.GetArrayViewFromImage(distance) <= radius_mm
+    return result
 
 
 def _beyond(ratio: sitk.Image, region: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
