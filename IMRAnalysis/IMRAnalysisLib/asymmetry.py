@@ -194,7 +194,7 @@ def _shading_field(pair: _Pair, image: sitk.Image, plane: Plane, normal: np.ndar
         return np.zeros_like(distance), 0.0
     from .image_io import voxel_points
 
-    sample = np.flatnonzero(usable)[:: max(1, count // 20000)]  # a regular subsample is plenty for 3 numbers
+    sample = np.flatnonzero(usable)[:: max(1, count // 60000)]  # a regular subsample is plenty for 3 numbers
     flat_usable = np.zeros(usable.size, dtype=bool)
     flat_usable[sample] = True
     centre = voxel_points(image, flat_usable.reshape(usable.shape)).mean(axis=0)
