@@ -14,6 +14,7 @@ from IMRAnalysisLib.asymmetry import (
     interpolation_variance,
     match_interpolation_blur,
 )
+from IMRAnalysisLib.midline import mirror
 from IMRAnalysisLib.parameters import AnalysisParameters
 from IMRAnalysisLib.plane import Plane
 
@@ -126,3 +127,18 @@ def test_fixed_smoothing_is_used_as_given_and_its_noise_reported() -> None:
     fixed = compute_asymmetry(_image(noisy), plane, AnalysisParameters(smoothing_mm=0.0), _brain(head))
     assert fixed.smoothing_mm == 0.0
     assert fixed.noise == pytest.approx(0.10 * np.sqrt(2), rel=0.2)  # two independent 10 % voxels
+
+
+def test_published_preset_is_the_plain_voxel_ratio() -> None:
+    head = _smooth_head(centre_x=0.5) * (1 + 0.05 * np.random.default_rng(6).standard_normal(SHAPE))
+    plane = Plane.from_vectors(np.array([0.5, 0.0, 0.0]), np.array([1.0, 0.0, 0.0]))
+    brain = _brain(head)
+    maps = compute_asymmetry(_image(head), plane, AnalysisParameters.preset("published"), brain)
+    own = head.astype(np.float32).astype(np.float64)
+    mirrored = sitk.GetArrayFromImage(mirror(_image(head), plane, default_value=-1.0)).astype(np.float64)
+    floor = 0.25 * maps.normal_reference
+    defined = (mirrored >= floor) & sitk.GetArrayViewFromImage(brain).astype(bool)
+    expected = np.full(SHAPE, np.nan, dtype=np.float32)
+    expected[defined] = (own[defined] - mirrored[defined]) / mirrored[defined]
+    assert np.array_equal(sitk.GetArrayFromImage(maps.ratio), expected, equal_nan=True)
+    assert maps.detection is None and maps.smoothing_mm == 0.0 and maps.shading_percent is None
