@@ -53,7 +53,7 @@ class Homologs:
 def missing_homologs(lesion: sitk.Image, plane: Plane, smoothing_mm: float) -> Homologs:
     lesion_array = sitk.GetArrayViewFromImage(lesion).astype(bool)
     near = lesion_array & (np.abs(signed_distance(lesion, plane)) < plane_margin_mm(lesion, smoothing_mm))
-    mirrored = sitk.GetArrayViewFromImage(mirror(sitk.Cast(lesion, sitk.sitkFloat32), plane)) >= 0.5
+    mirrored = sitk.GetArrayFromImage(mirror(sitk.Cast(lesion, sitk.sitkFloat32), plane)) >= 0.5
     return Homologs(near, lesion_array & mirrored & ~near)
 
 
@@ -76,7 +76,7 @@ def mirror_region_contrast(
     lesion_side = np.sign(np.median(distance[lesion_array])) if lesion_array.any() else 0.0
     far_side = (distance * lesion_side < -plane_margin_mm(image, asymmetry.smoothing_mm)) & brain
     tissue = values >= parameters.floor_fraction * asymmetry.normal_reference
-    region = (sitk.GetArrayViewFromImage(mirror(sitk.Cast(lesion, sitk.sitkFloat32), plane)) >= 0.5)
+    region = (sitk.GetArrayFromImage(mirror(sitk.Cast(lesion, sitk.sitkFloat32), plane)) >= 0.5)
     region &= far_side & ~lesion_array
     if np.count_nonzero(region) * voxel_volume_ml(image) < MIN_MIRROR_REGION_ML:
         return None

@@ -220,7 +220,7 @@ def normal_tissue(image: sitk.Image, plane: Plane, brain: np.ndarray, lesion: np
     if lesion is not None and lesion.any():
         lesion_image = sitk.GetImageFromArray(lesion.astype(np.float32))
         lesion_image.CopyInformation(image)
-        mirrored = sitk.GetArrayViewFromImage(mirror(lesion_image, plane)) >= 0.5
+        mirrored = sitk.GetArrayFromImage(mirror(lesion_image, plane)) >= 0.5
         normal &= ~_dilated(lesion | mirrored, _NORMAL_TISSUE_MARGIN_MM, spacing)
     return normal
 

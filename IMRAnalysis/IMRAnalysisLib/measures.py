@@ -97,9 +97,11 @@ def compute_measures(
             None if asymmetry.noise is None else asymmetry.noise * scale.factor, 2),
         f"asymmetry_tail_noise_{scale.suffix}": _rounded(
             None if asymmetry.tail_noise is None else asymmetry.tail_noise * scale.factor, 2),
-        "left_right_gradient_percent": _rounded(asymmetry.shading_percent, 2),
         f"mirror_region_contrast_{scale.suffix}": _rounded(
             None if assessment.mirror_contrast is None else assessment.mirror_contrast * scale.factor, 2),
+        # an intensity gradient, in %: only ratio maps have one (Tmax in seconds is not shaded)
+        **({"left_right_gradient_percent": _rounded(asymmetry.shading_percent, 2)}
+           if parameters.asymmetry == "ratio" else {}),
         "warnings": "; ".join(assessment.warnings),
         "midline": {
             **midline.plane.to_dict(),

@@ -174,7 +174,7 @@ def dsc_from_map(cbv_map: sitk.Image, config: DscPhantomConfig | None = None) ->
     """
     config = config or DscPhantomConfig()
     values = sitk.GetArrayFromImage(cbv_map).astype(np.float64)
-    level = float(np.median(values[sitk.GetArrayViewFromImage(automatic_brain_mask(cbv_map)).astype(bool)]))
+    level = float(np.median(values[sitk.GetArrayFromImage(automatic_brain_mask(cbv_map)).astype(bool)]))
     head = ndimage.binary_fill_holes(values > 0.1 * level)
     cbv = np.where(head, values, 0.0) * config.white.cbv / level
     times = np.arange(config.dynamics) * config.tr
