@@ -76,12 +76,13 @@ def dsc_patient(default_phantom, cli_demo: Path, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture(scope="module")
 def tmax_patient(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """A patient folder: the DSC phantom at both timepoints, its lesion the region whose bolus is 3 s late."""
+    """A patient folder: the DSC phantom at both timepoints (another noise draw at day 5: one study given
+    twice is refused), its lesion the region whose bolus is 3 s late."""
     folder = tmp_path_factory.mktemp("tmax") / "patient"
     folder.mkdir()
     phantom = make_dsc_phantom()
     phantom.write(folder / "post_dsc.nrrd")
-    shutil.copy(folder / "post_dsc.nrrd", folder / "day5_dsc.nrrd")
+    make_dsc_phantom(DscPhantomConfig(seed=phantom.config.seed + 1)).write(folder / "day5_dsc.nrrd")
     delayed = sitk.Cast(phantom.series.volume_image(phantom.delayed.astype(np.float32)), sitk.sitkUInt8)
     sitk.WriteImage(delayed, str(folder / "lesion.nrrd"))
     return {role: folder / f"{role}.nrrd" for role in ("post_dsc", "day5_dsc", "lesion")}
