@@ -395,8 +395,8 @@ def test_parameters_edited_in_the_page_are_used_and_checked(page) -> None:
     page.click("#imr-recompute")
     _wait_status(page, "error: Smoothing sigma (mm, or auto): not a finite number ('nan')")
     assert "smoothing 0 mm" in page.locator("#imr-parameters").inner_text()
-    page.fill("#imr-param-smoothing_mm", "0")
-    page.wait_for_function("() => Number(window.trame.state.get('imr_param_smoothing_mm')) === 0")
+    page.fill("#imr-param-smoothing_mm", "auto")  # the default again, for the patients opened after
+    page.wait_for_function("() => window.trame.state.get('imr_param_smoothing_mm') === 'auto'")
     _recompute(page)
     assert page.errors == []
 
