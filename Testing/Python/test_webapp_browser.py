@@ -198,7 +198,11 @@ def _stroke(page, tool: str, segment: str, offset: float = 0.0) -> None:
     page.mouse.move(x, y)
     page.mouse.down()
     for dx, dy in ((PAINT_STROKE_PX, 0), (PAINT_STROKE_PX, PAINT_STROKE_PX), (0, PAINT_STROKE_PX), (0, 0)):
+        # The page merges mouse moves queued while the server is busy into the last one; waiting
+        # for the frame that shows each corner keeps the corners (scissors need a polygon).
+        frame = _views(page).nth(AXIAL_VIEW).get_attribute("src")
         page.mouse.move(x + dx, y + dy, steps=4)
+        _wait_new_frame(page, AXIAL_VIEW, frame)
     page.mouse.up()
     _wait_edit(page, undo_index)
     page.click("#imr-tool-none")
