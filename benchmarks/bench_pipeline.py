@@ -36,13 +36,12 @@ INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
 
 READ = "read + check inputs"
 BRAIN = "brain mask"
-REGISTRATION = "registration (day5, arrival)"
+REGISTRATION = "registration + midline (side by side)"
 MASKS = "masks onto post"
-MIDLINE = "midline"
 MEASURE = "asymmetry + IMR + measures"
 ALIGNED = "maps onto post (for export)"
 EXPORT = "export (folder, seg.nrrd, PNG)"
-STAGES = (READ, BRAIN, REGISTRATION, MASKS, MIDLINE, MEASURE, ALIGNED, EXPORT)
+STAGES = (READ, BRAIN, REGISTRATION, MASKS, MEASURE, ALIGNED, EXPORT)
 
 # Configuration -> (child job, extra command-line arguments), in the order they run.
 CONFIGURATIONS: dict[str, tuple[str, list[str]]] = {
@@ -109,7 +108,7 @@ def _stage_job(argv: list[str]) -> Figures:
     from IMRAnalysisLib.export import export_results
     from IMRAnalysisLib.parameters import PatientFlags
     from IMRAnalysisLib.pipeline import (
-        AnalysisResult, aligned_maps, find_midline, masks_on_post, measure, register_timepoints,
+        AnalysisResult, aligned_maps, masks_on_post, measure, register_and_find_midline,
     )
 
     args = cli.build_parser().parse_args(argv)
@@ -118,9 +117,8 @@ def _stage_job(argv: list[str]) -> Figures:
     times: dict[str, float] = {}
     inputs = _timed(times, READ, lambda: _read_inputs(args))
     brain = _timed(times, BRAIN, lambda: automatic_brain_mask(inputs.post))
-    registrations = _timed(times, REGISTRATION, lambda: register_timepoints(inputs, brain, parameters))
+    registrations, midline = _timed(times, REGISTRATION, lambda: register_and_find_midline(inputs, brain, parameters))
     lesion, exclusion = _timed(times, MASKS, lambda: masks_on_post(inputs, brain, parameters, registrations))
-    midline = _timed(times, MIDLINE, lambda: find_midline(inputs.post, brain, parameters))
     asymmetry, segments, measures = _timed(
         times, MEASURE,
         lambda: measure(inputs.post, lesion, exclusion, brain, midline, registrations, parameters, flags),

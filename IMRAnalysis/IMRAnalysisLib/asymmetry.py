@@ -21,7 +21,7 @@ mirror, and the default parameters deal with each (the ``published`` preset does
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field as dataclass_field
 
 import numpy as np
 import SimpleITK as sitk
@@ -240,23 +240,32 @@ def tail_sd(values: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class _Ladder:
-    """Asymmetry of normal tissue at each smoothing of the ladder, computed once each."""
+    """Both sides smoothed at each sigma of the ladder, computed once each (the searches and
+    the maps ask for the same sigmas again)."""
 
     pair: _Pair
     field: np.ndarray | None
     normal: np.ndarray
     spacing: tuple[float, ...]
     difference: bool
+    _smoothed_pairs: dict = dataclass_field(default_factory=dict, compare=False, repr=False)
+
+    def smoothed(self, sigma_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        if sigma_mm not in self._smoothed_pairs:
+            self._smoothed_pairs[sigma_mm] = (_smoothed(self.pair.own, sigma_mm, self.spacing),
+                                              _smoothed(self.pair.mirror, sigma_mm, self.spacing))
+        return self._smoothed_pairs[sigma_mm]
 
     def values(self, sigma_mm: float) -> np.ndarray:
-        own = _smoothed(self.pair.own, sigma_mm, self.spacing)[self.normal]
-        other = _smoothed(self.pair.mirror, sigma_mm, self.spacing)[self.normal]
-        return _asymmetry(own, other, None if self.field is None else self.field[self.normal], self.difference)
+        own, other = self.smoothed(sigma_mm)
+        return _asymmetry(own[self.normal], other[self.normal], None if self.field is None else self.field[self.normal],
+                          self.difference)
 
-    def least(self, spread, target: float) -> float:
-        """Smallest ladder sigma whose ``spread`` of normal-tissue asymmetry is within ``target``
-        (the largest if none): a bisection, since smoothing only lowers the spread."""
-        low, high = 0, len(SMOOTHING_LADDER_MM) - 1
+    def least(self, spread, target: float, at_least: float = 0.0) -> float:
+        """Smallest ladder sigma, not below ``at_least``, whose ``spread`` of normal-tissue
+        asymmetry is within ``target`` (the largest if none): a bisection, since smoothing
+        only lowers the spread."""
+        low, high = SMOOTHING_LADDER_MM.index(at_least), len(SMOOTHING_LADDER_MM) - 1
         while low < high:
             middle = (low + high) // 2
             if spread(self.values(SMOOTHING_LADDER_MM[middle])) <= target:
@@ -307,24 +316,24 @@ def compute_asymmetry(
     target = NOISE_TARGET * parameters.threshold
     if parameters.automatic_smoothing and measurable:
         fine = ladder.least(robust_sd, FINE_NOISE_TARGET * parameters.threshold)
-        detection = max(fine, ladder.least(tail_sd, target))
+        detection = ladder.least(tail_sd, target, at_least=fine)
     else:
         fine = detection = 0.0 if parameters.automatic_smoothing else float(parameters.smoothing_mm)
     noise = robust_sd(ladder.values(fine)) if measurable else None
     tail_noise = tail_sd(ladder.values(detection)) if measurable else None
     within = brain if parameters.brain_mask else None
-    ratio, mirrored = _maps(pair, field, fine, floor, within, difference)
-    detected = None if detection == fine else _like(_maps(pair, field, detection, floor, within, difference)[0], image)
+    ratio, mirrored = _maps(pair, ladder.smoothed(fine), field, floor, within, difference)
+    detected = None if detection == fine else _like(
+        _maps(pair, ladder.smoothed(detection), field, floor, within, difference)[0], image)
     return AsymmetryMaps(_like(ratio, image), _like(mirrored, image), reference, fine, noise, shading,
                          detected, detection, tail_noise)
 
 
-def _maps(pair: _Pair, field: np.ndarray | None, sigma_mm: float, floor: float, brain: np.ndarray | None,
-          difference: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The asymmetry (NaN where undefined) and the homolog's expected value, float32, at one smoothing."""
-    spacing = pair.spacing
-    own = _smoothed(pair.own, sigma_mm, spacing)
-    other = _smoothed(pair.mirror, sigma_mm, spacing)
+def _maps(pair: _Pair, smoothed: tuple[np.ndarray, np.ndarray], field: np.ndarray | None, floor: float,
+          brain: np.ndarray | None, difference: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The asymmetry (NaN where undefined) and the homolog's expected value, float32, from one
+    smoothing of both sides."""
+    own, other = smoothed
     if field is not None:
         other = other * np.exp(field)
     defined = ~pair.outside & ((other > floor) if difference else (other >= floor))

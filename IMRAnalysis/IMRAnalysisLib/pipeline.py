@@ -154,6 +154,27 @@ def find_midline(
     return estimate_midline(post, brain_mask, parameters.registration_seed, cancel)
 
 
+def register_and_find_midline(
+    inputs: AnalysisInputs,
+    brain_mask: sitk.Image,
+    parameters: AnalysisParameters,
+    midline: Plane | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+) -> tuple[dict[str, RegistrationResult], MidlineResult]:
+    """``register_timepoints`` and ``find_midline`` side by side.
+
+    The plane needs only the post-EVT map, so it is found while the other timepoints
+    register; every registration is single-threaded, so the three share the cores.
+    """
+    if progress is not None:
+        progress("estimating the mid-sagittal plane" if midline is None else "using the given mid-sagittal plane")
+    with single_threaded_itk(), ThreadPoolExecutor(max_workers=1) as pool:
+        plane_job = pool.submit(find_midline, inputs.post, brain_mask, parameters, midline, cancel)
+        registrations = register_timepoints(inputs, brain_mask, parameters, progress, cancel)
+        return registrations, plane_job.result()
+
+
 def measure(
     post: sitk.Image,
     lesion: sitk.Image,
@@ -198,13 +219,10 @@ def run_analysis(
     brain_mask = automatic_brain_mask(inputs.post)
     if midline is not None:
         check_user_plane(midline, inputs.post, brain_mask)  # before the registration, not after
-    registrations = register_timepoints(inputs, brain_mask, parameters, say, cancel)
+    registrations, found_midline = register_and_find_midline(inputs, brain_mask, parameters, midline, say, cancel)
     _check_cancel(cancel)
     say("carrying the masks onto the post-EVT grid")
     lesion, exclusion = masks_on_post(inputs, brain_mask, parameters, registrations)
-    say("estimating the mid-sagittal plane" if midline is None else "using the given mid-sagittal plane")
-    found_midline = find_midline(inputs.post, brain_mask, parameters, midline, cancel)
-    _check_cancel(cancel)
     say("computing the asymmetry map and IMR")
     asymmetry, segments, measures = measure(
         inputs.post, lesion, exclusion, brain_mask, found_midline, registrations, parameters, flags

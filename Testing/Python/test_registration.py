@@ -1,13 +1,22 @@
-"""Registration determinism and cancellation (accuracy is in test_accuracy.py)."""
+"""Registration: determinism, cancellation, and accuracy for heads turned by up to 30 degrees.
+
+The accuracy of the shipped pipeline's registration at smaller turns is also in test_accuracy.py.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from IMRAnalysisLib.brain_mask import automatic_brain_mask
 from IMRAnalysisLib.errors import AnalysisCancelled
-from IMRAnalysisLib.phantom import PhantomPatient
-from IMRAnalysisLib.registration import register_rigid
+from IMRAnalysisLib.image_io import voxel_points
+from IMRAnalysisLib.phantom import PhantomConfig, PhantomPatient, Pose, make_phantom
+from IMRAnalysisLib.phantom_analytic import AnalyticPhantomConfig, make_analytic_phantom, on_grid
+from IMRAnalysisLib.registration import align_to_post, register_rigid
 
 
 @pytest.mark.parametrize("moving", ["day5", "arrival"])
@@ -37,3 +46,56 @@ def test_cancel_stops_a_running_registration(default_phantom: PhantomPatient) ->
     with pytest.raises(AnalysisCancelled):
         register_rigid(default_phantom.post, default_phantom.day5, cancel=cancel)
     assert len(calls) < 10  # stopped within an iteration of the request, not at convergence
+
+
+# --- accuracy for heads turned by up to 30 degrees between timepoints -------------------------
+
+POST_POSE = Pose(yaw_deg=-5.0, roll_deg=3.0, pitch_deg=-7.0, shift_mm=(-6.0, 5.0, -2.0))
+TURNED = {  # about 30 degrees and 30 mm from the post-EVT pose, about different axes
+    "day5": Pose(yaw_deg=-10.0, roll_deg=10.0, pitch_deg=22.0, shift_mm=(-25.0, 22.0, 12.0)),
+    "arrival": Pose(yaw_deg=21.0, roll_deg=-10.0, pitch_deg=-3.0, shift_mm=(17.0, -12.0, 8.0)),
+}
+GENERATORS = ("mni", "analytic")  # MNI152 anatomy, and the analytic head with little texture inside
+GRIDS = ("clinical", "isotropic")
+
+
+def _turned_patient(generator: str, grid: str, large_deficit: bool):
+    """A patient whose day 5 and arrival are turned by about 30 degrees from post-EVT."""
+    poses = {"post_pose": POST_POSE, "day5_pose": TURNED["day5"], "arrival_pose": TURNED["arrival"], "seed": 11}
+    sizes = {"lesion_ml": 120.0, "imr_ml": 30.0} if large_deficit else {}
+    if generator == "mni":
+        config = PhantomConfig(**poses, **sizes)
+        if grid == "isotropic":
+            config = dataclasses.replace(config, size=(112, 112, 80), spacing=(2.0, 2.0, 2.0))
+        return make_phantom(config)
+    config = AnalyticPhantomConfig(**poses, **sizes)
+    if grid == "isotropic":
+        config = dataclasses.replace(config, **on_grid((2.0, 2.0, 2.0)))
+    return make_analytic_phantom(config)
+
+
+def _turn_deg(pose: Pose) -> float:
+    rotation = pose.rotation() @ POST_POSE.rotation().T
+    return float(np.degrees(np.arccos(np.clip((np.trace(rotation) - 1.0) / 2.0, -1.0, 1.0))))
+
+
+def test_the_turned_poses_are_30_degrees_and_30_mm_away() -> None:
+    for pose in TURNED.values():
+        assert 29.5 <= _turn_deg(pose) <= 31.0
+        assert 28.0 <= np.linalg.norm(np.subtract(pose.shift_mm, POST_POSE.shift_mm)) <= 31.0
+
+
+@pytest.mark.parametrize("large_deficit", [False, True], ids=["40 mL lesion", "120 mL lesion"])
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_registration_within_one_in_plane_voxel_for_30_degree_turns(generator: str, grid: str,
+                                                                     large_deficit: bool) -> None:
+    patient = _turned_patient(generator, grid, large_deficit)
+    brain = automatic_brain_mask(patient.post)
+    points = voxel_points(patient.post, sitk.GetArrayViewFromImage(brain).astype(bool))
+    for moving in ("day5", "arrival"):
+        found = align_to_post(patient.post, getattr(patient, moving), brain).transform
+        truth = getattr(patient.truth, f"post_to_{moving}")
+        error = max(np.linalg.norm(np.subtract(found.TransformPoint(point), truth.TransformPoint(point)))
+                    for point in points[::5].tolist())
+        assert error <= min(patient.post.GetSpacing()[:2]), f"{moving}: max error {error:.2f} mm over the brain"
