@@ -147,7 +147,8 @@ def _child(job: str, folder: Path, threads: int | None) -> dict[str, Any]:
 def _cases():
     """The turned patients of the registration tests, built by the same function."""
     sys.path.insert(0, str(LIBRARY.parent / "Testing" / "Python"))
-    from test_registration import GENERATORS, GRIDS, _turned_patient
+    from phantom_cases import GENERATORS, GRIDS
+    from test_registration import _turned_patient
 
     for generator in GENERATORS:
         for grid in GRIDS:

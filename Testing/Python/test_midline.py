@@ -8,7 +8,6 @@ clinical and isotropic grids, for heads turned in every direction.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 
 import numpy as np
@@ -16,8 +15,8 @@ import pytest
 
 from IMRAnalysisLib.brain_mask import automatic_brain_mask
 from IMRAnalysisLib.midline import estimate_midline
-from IMRAnalysisLib.phantom import PhantomConfig, Pose, make_phantom
-from IMRAnalysisLib.phantom_analytic import AnalyticPhantomConfig, make_analytic_phantom, on_grid
+from IMRAnalysisLib.phantom import Pose
+from phantom_cases import GENERATORS, GRIDS, phantom_patient
 
 POSES = (
     Pose(yaw_deg=15.0, shift_mm=(20.0, 0.0, 0.0)),
@@ -25,28 +24,14 @@ POSES = (
     Pose(roll_deg=-12.0, pitch_deg=8.0, shift_mm=(0.0, -20.0, 5.0)),
     Pose(yaw_deg=-8.0, roll_deg=-6.0, pitch_deg=-12.0, shift_mm=(5.0, 5.0, 5.0)),
 )
-CASES = [(generator, grid, index) for generator in ("mni", "analytic") for grid in ("clinical", "isotropic")
-         for index in range(len(POSES))]
+CASES = [(generator, grid, index) for generator in GENERATORS for grid in GRIDS for index in range(len(POSES))]
 LARGE_DEFICIT = {"lesion_ml": 120.0, "imr_ml": 30.0}
-
-
-def _patient(generator: str, grid: str, index: int):
-    pose = {"post_pose": POSES[index], "seed": 30 + index}
-    if generator == "mni":
-        config = PhantomConfig(**pose, **LARGE_DEFICIT)
-        if grid == "isotropic":
-            config = dataclasses.replace(config, size=(112, 112, 80), spacing=(2.0, 2.0, 2.0))
-        return make_phantom(config)
-    config = AnalyticPhantomConfig(**pose, **LARGE_DEFICIT)
-    if grid == "isotropic":
-        config = dataclasses.replace(config, **on_grid((2.0, 2.0, 2.0)))
-    return make_analytic_phantom(config)
 
 
 @functools.lru_cache(maxsize=None)
 def _errors(generator: str, grid: str, index: int) -> tuple[float, float]:
     """(angle in degrees, offset in mm at the truth's point) of the estimated plane."""
-    patient = _patient(generator, grid, index)
+    patient = phantom_patient(generator, grid, post_pose=POSES[index], seed=30 + index, **LARGE_DEFICIT)
     found = estimate_midline(patient.post, automatic_brain_mask(patient.post)).plane
     truth = patient.truth.midline
     return found.angle_to(truth), abs(found.signed_distance(truth.point_array))

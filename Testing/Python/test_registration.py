@@ -5,8 +5,6 @@ The accuracy of the shipped pipeline's registration at smaller turns is also in 
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 import SimpleITK as sitk
@@ -14,9 +12,9 @@ import SimpleITK as sitk
 from IMRAnalysisLib.brain_mask import automatic_brain_mask
 from IMRAnalysisLib.errors import AnalysisCancelled
 from IMRAnalysisLib.image_io import voxel_points
-from IMRAnalysisLib.phantom import PhantomConfig, PhantomPatient, Pose, make_phantom
-from IMRAnalysisLib.phantom_analytic import AnalyticPhantomConfig, make_analytic_phantom, on_grid
+from IMRAnalysisLib.phantom import PhantomPatient, Pose
 from IMRAnalysisLib.registration import align_to_post, register_rigid
+from phantom_cases import GENERATORS, GRIDS, phantom_patient
 
 
 @pytest.mark.parametrize("moving", ["day5", "arrival"])
@@ -55,23 +53,11 @@ TURNED = {  # about 30 degrees and 30 mm from the post-EVT pose, about different
     "day5": Pose(yaw_deg=-10.0, roll_deg=10.0, pitch_deg=22.0, shift_mm=(-25.0, 22.0, 12.0)),
     "arrival": Pose(yaw_deg=21.0, roll_deg=-10.0, pitch_deg=-3.0, shift_mm=(17.0, -12.0, 8.0)),
 }
-GENERATORS = ("mni", "analytic")  # MNI152 anatomy, and the analytic head with little texture inside
-GRIDS = ("clinical", "isotropic")
-
-
 def _turned_patient(generator: str, grid: str, large_deficit: bool):
     """A patient whose day 5 and arrival are turned by about 30 degrees from post-EVT."""
-    poses = {"post_pose": POST_POSE, "day5_pose": TURNED["day5"], "arrival_pose": TURNED["arrival"], "seed": 11}
     sizes = {"lesion_ml": 120.0, "imr_ml": 30.0} if large_deficit else {}
-    if generator == "mni":
-        config = PhantomConfig(**poses, **sizes)
-        if grid == "isotropic":
-            config = dataclasses.replace(config, size=(112, 112, 80), spacing=(2.0, 2.0, 2.0))
-        return make_phantom(config)
-    config = AnalyticPhantomConfig(**poses, **sizes)
-    if grid == "isotropic":
-        config = dataclasses.replace(config, **on_grid((2.0, 2.0, 2.0)))
-    return make_analytic_phantom(config)
+    return phantom_patient(generator, grid, post_pose=POST_POSE, day5_pose=TURNED["day5"],
+                           arrival_pose=TURNED["arrival"], seed=11, **sizes)
 
 
 def _turn_deg(pose: Pose) -> float:
