@@ -20,6 +20,7 @@ from test_image_io import write_dicom_series
 from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.errors import InputError
 from IMRAnalysisLib.parameters import AnalysisParameters
+from terminal import default_sigint
 
 ROLES = ("arrival", "post", "day5", "lesion")
 
@@ -273,7 +274,7 @@ def _interrupt_while_exporting(argv: list[str], out: Path, signal_number: int) -
     can keep this process off the CPU for the whole export): there was nothing to interrupt.
     """
     process = subprocess.Popen([sys.executable, "-m", "IMRAnalysisLib.cli", *argv],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint)
     deadline = time.monotonic() + 300
     while not any(out.parent.glob(f".{out.name}.staging-*")) and process.poll() is None:
         assert time.monotonic() < deadline

@@ -23,6 +23,7 @@ from IMRAnalysisLib.cohort.lock import LOCK_FILE
 from IMRAnalysisLib.cohort.runner import CohortFolder
 from IMRAnalysisLib.cohort.table import read_cohort_table
 from IMRAnalysisLib.phantom import PhantomPatient
+from terminal import default_sigint
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds workers through /proc")
 
@@ -73,7 +74,8 @@ def cohorts() -> Iterator[list[subprocess.Popen]]:
 def _start(cohorts: list, manifest: Path, out: Path, *options: str) -> subprocess.Popen:
     command = [sys.executable, "-m", "IMRAnalysisLib.cli", "cohort", str(manifest), "--out", str(out), *options]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)  # its own process group, as a terminal's job
+                               start_new_session=True,  # its own process group, as a terminal's job
+                               preexec_fn=default_sigint)
     cohorts.append(process)
     return process
 
