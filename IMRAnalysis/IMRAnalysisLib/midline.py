@@ -17,10 +17,10 @@ import SimpleITK as sitk
 
 from .image_io import voxel_points
 from .plane import Plane, check_user_plane
-from .registration import LEVELS, Cancel, _Level, correlation_in_mask, register_rigid, resample_onto
+from .registration import LEVELS, Cancel, Level, correlation_in_mask, register_rigid, resample_onto
 
 
-_FINAL_LEVEL = _Level(0.0, 30, 0.2, 0.15, 1e-3)  # the plane's last pass samples twice what a registration does
+_FINAL_LEVEL = Level(0.0, 30, 0.2, 0.15, 1e-3)  # the plane's last pass samples twice what a registration does
 _ASYMMETRIC = 0.2  # relative difference to the mirror that the second pass leaves out
 
 
@@ -75,7 +75,7 @@ def plane_from_symmetry_map(matrix: np.ndarray, offset: np.ndarray, points: np.n
 
 def _refine(
     image: sitk.Image, mask: sitk.Image, start: Plane, points: np.ndarray, seed: int, cancel: Cancel | None,
-    levels: tuple,
+    levels: tuple[Level, ...],
 ) -> Plane:
     mirrored = mirror(image, start)
     identity = sitk.Euler3DTransform()

@@ -24,6 +24,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import AnalysisCancelled
+from .image_io import voxel_points
 
 Cancel = Callable[[], bool]
 
@@ -85,7 +86,7 @@ def without_vessel_outliers(image: sitk.Image, percentile: float = 99.5) -> sitk
 
 
 @dataclass(frozen=True)
-class _Level:
+class Level:
     """One level of the pyramid: the voxel size it works at and how its optimiser moves."""
 
     voxel_mm: float  # each axis binned to about this size (0: the image's own grid)
@@ -98,7 +99,7 @@ class _Level:
 # Many cheap iterations where voxels are 8 and 4 mm wide (heads turn by up to 30 degrees
 # between timepoints, and a coarse grid sees only the head's shape), then a short polish
 # on a random tenth of the full-resolution brain with small steps.
-LEVELS = (_Level(8.0, 100, 1.0, 1.0, 0.01), _Level(4.0, 60, 0.25, 0.5, 0.01), _Level(0.0, 20, 0.1, 0.15, 1e-3))
+LEVELS = (Level(8.0, 100, 1.0, 1.0, 0.01), Level(4.0, 60, 0.25, 0.5, 0.01), Level(0.0, 20, 0.1, 0.15, 1e-3))
 _MASK_MARGIN_MM = 4.0
 _MAX_START_ROTATION_DEG = 45.0  # principal-axis starts beyond this are axis swaps, not head turns
 
@@ -116,10 +117,8 @@ def principal_axes(image: sitk.Image, mask: sitk.Image | None = None) -> tuple[n
         weights = weights * sitk.GetArrayViewFromImage(mask)
     if not np.any(weights > 0):
         weights = np.ones_like(weights)
-    indices = np.argwhere(weights > 0)
     values = weights[weights > 0]
-    direction = np.asarray(image.GetDirection()).reshape(3, 3)
-    points = (indices[:, ::-1] * np.asarray(image.GetSpacing())) @ direction.T + np.asarray(image.GetOrigin())
+    points = voxel_points(image, weights > 0)
     centre = np.average(points, axis=0, weights=values)
     offsets = points - centre
     _, axes = np.linalg.eigh((offsets * values[:, None]).T @ offsets / values.sum())
@@ -164,7 +163,7 @@ def _mask_like(mask: sitk.Image | None, image: sitk.Image) -> sitk.Image | None:
 
 
 def _register_level(
-    fixed: sitk.Image, moving: sitk.Image, mask: sitk.Image | None, start: sitk.Transform, level: _Level,
+    fixed: sitk.Image, moving: sitk.Image, mask: sitk.Image | None, start: sitk.Transform, level: Level,
     metric: Literal["mattes", "correlation"], seed: int, cancel: Cancel | None,
 ) -> tuple[sitk.Euler3DTransform, float]:
     method = sitk.ImageRegistrationMethod()
@@ -201,7 +200,7 @@ def register_rigid(
     initial: sitk.Transform | None = None,
     metric: Literal["mattes", "correlation"] = "mattes",
     cancel: Cancel | None = None,
-    levels: tuple[_Level, ...] = LEVELS,
+    levels: tuple[Level, ...] = LEVELS,
 ) -> tuple[sitk.Euler3DTransform, float]:
     """Rigid transform (fixed physical -> moving physical) and its final metric value.
 
