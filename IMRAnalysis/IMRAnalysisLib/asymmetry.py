@@ -21,6 +21,7 @@ mirror, and the default parameters deal with each (the ``published`` preset does
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field as dataclass_field
 
 import numpy as np
@@ -37,6 +38,7 @@ NOISE_TARGET = 0.4  # detection map: tail SD of normal-tissue asymmetry at most 
 FINE_NOISE_TARGET = 0.5  # fine map: bulk SD at most this x threshold; it only places edges near detections
 SHADING_REPORT_MM = 50.0  # the gradient is reported as the asymmetry it makes this far from the plane
 _SHADING_FIT_SMOOTHING_MM = 2.0  # the gradient is smooth: fit it on a smoothed pair, robust to noise
+_SHADING_FIT_VOXELS = 20000  # a regular subsample of normal tissue is plenty for the fit's 3 numbers
 _NORMAL_TISSUE_MARGIN_MM = 10.0  # around the lesion and its mirror, left out of "normal tissue"
 _MIN_NORMAL_VOXELS = 200
 _ROBUST_SD = 1.4826  # MAD -> SD of a normal distribution
@@ -111,21 +113,24 @@ def match_interpolation_blur(values: np.ndarray, variance: np.ndarray) -> np.nda
     result = values.astype(np.float64)
     for axis_ijk in range(3):
         axis = 2 - axis_ijk  # numpy arrays are (z, y, x)
-        weight = np.clip(0.5 * variance[axis_ijk], 0.0, _MAX_MATCHING_WEIGHT)
         if result.shape[axis] < 2:
             continue
-        padded = np.concatenate([np.take(result, [0], axis), result, np.take(result, [-1], axis)], axis)
-        before = np.take(padded, np.arange(0, result.shape[axis]), axis)
-        after = np.take(padded, np.arange(2, result.shape[axis] + 2), axis)
-        result = (1.0 - 2.0 * weight) * result + weight * (before + after)
+        weight = np.clip(0.5 * variance[axis_ijk], 0.0, _MAX_MATCHING_WEIGHT)
+        moved = np.moveaxis(result, axis, 0)  # views: the neighbours are slices, edges repeat themselves
+        neighbours = np.empty_like(moved)
+        neighbours[1:-1] = moved[:-2] + moved[2:]
+        neighbours[0] = moved[0] + moved[1]
+        neighbours[-1] = moved[-2] + moved[-1]
+        result = (1.0 - 2.0 * weight) * result + weight * np.moveaxis(neighbours, 0, axis)
     return result
 
 
 def _smoothed(values: np.ndarray, sigma_mm: float, spacing: tuple[float, ...]) -> np.ndarray:
+    """Gaussian smoothing in float32: the maps are float32, and the passes run faster."""
     if sigma_mm <= 0:
         return values
     sigma_voxels = [sigma_mm / s for s in reversed(spacing)]
-    return ndimage.gaussian_filter(values, sigma_voxels, mode="nearest", truncate=3.0)
+    return ndimage.gaussian_filter(values, sigma_voxels, mode="nearest", truncate=3.0, output=np.float32)
 
 
 def _homolog_pair(image: sitk.Image, plane: Plane, match_resolution: bool) -> _Pair:
@@ -177,24 +182,23 @@ def _huber_fit(design: np.ndarray, target: np.ndarray, iterations: int = 12) -> 
     return coefficients
 
 
-def _shading_field(pair: _Pair, image: sitk.Image, plane: Plane, normal: np.ndarray,
+def _shading_field(smoothed: tuple[np.ndarray, np.ndarray], image: sitk.Image, plane: Plane, normal: np.ndarray,
                    distance: np.ndarray) -> tuple[np.ndarray, float]:
     """Fitted log(value / mirror) due to a smooth gradient, on the grid, and its size in %.
 
     A multiplicative field g makes log(value / mirror) = log g(x) - log g(mirror of x),
     odd in the distance d to the plane: d (c0 + c1 u + c2 v) to first order, u and v
-    running along the plane. The fit uses normal tissue only, with robust weights.
+    running along the plane. The fit uses normal tissue only, with robust weights, on both
+    sides smoothed by ``_SHADING_FIT_SMOOTHING_MM`` (``smoothed``).
     """
-    spacing = image.GetSpacing()
-    own = _smoothed(pair.own, _SHADING_FIT_SMOOTHING_MM, spacing)
-    other = _smoothed(pair.mirror, _SHADING_FIT_SMOOTHING_MM, spacing)
+    own, other = smoothed
     usable = normal & (own > 0) & (other > 0)
     count = int(np.count_nonzero(usable))
     if count < _MIN_NORMAL_VOXELS:
         return np.zeros_like(distance), 0.0
     from .image_io import voxel_points
 
-    sample = np.flatnonzero(usable)[:: max(1, count // 60000)]  # a regular subsample is plenty for 3 numbers
+    sample = np.flatnonzero(usable)[:: max(1, count // _SHADING_FIT_VOXELS)]
     flat_usable = np.zeros(usable.size, dtype=bool)
     flat_usable[sample] = True
     centre = voxel_points(image, flat_usable.reshape(usable.shape)).mean(axis=0)
@@ -239,27 +243,35 @@ def tail_sd(values: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class _Ladder:
-    """Both sides smoothed at each sigma of the ladder, computed once each (the searches and
-    the maps ask for the same sigmas again)."""
+class _Smoothings:
+    """Both sides smoothed at each sigma asked for, computed once each (the shading fit, the
+    searches and the maps ask for the same sigmas again)."""
 
     pair: _Pair
-    field: np.ndarray | None
-    normal: np.ndarray
-    spacing: tuple[float, ...]
-    difference: bool
-    _smoothed_pairs: dict = dataclass_field(default_factory=dict, compare=False, repr=False)
+    _cache: dict = dataclass_field(default_factory=dict, compare=False, repr=False)
 
-    def smoothed(self, sigma_mm: float) -> tuple[np.ndarray, np.ndarray]:
-        if sigma_mm not in self._smoothed_pairs:
-            self._smoothed_pairs[sigma_mm] = (_smoothed(self.pair.own, sigma_mm, self.spacing),
-                                              _smoothed(self.pair.mirror, sigma_mm, self.spacing))
-        return self._smoothed_pairs[sigma_mm]
+    def at(self, sigma_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        """The two sides are smoothed in two threads (the filter releases the GIL)."""
+        if sigma_mm not in self._cache:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                own = pool.submit(_smoothed, self.pair.own, sigma_mm, self.pair.spacing)
+                other = _smoothed(self.pair.mirror, sigma_mm, self.pair.spacing)
+                self._cache[sigma_mm] = (own.result(), other)
+        return self._cache[sigma_mm]
+
+
+@dataclass(frozen=True)
+class _Ladder:
+    """Normal-tissue asymmetry at each smoothing of the ladder."""
+
+    smoothings: _Smoothings
+    field: np.ndarray | None
+    normal: np.ndarray  # flat indices of normal tissue
+    difference: bool
 
     def values(self, sigma_mm: float) -> np.ndarray:
-        own, other = self.smoothed(sigma_mm)
-        return _asymmetry(own[self.normal], other[self.normal], None if self.field is None else self.field[self.normal],
-                          self.difference)
+        own, other = (side.ravel()[self.normal] for side in self.smoothings.at(sigma_mm))
+        return _asymmetry(own, other, None if self.field is None else self.field.ravel()[self.normal], self.difference)
 
     def least(self, spread, target: float, at_least: float = 0.0) -> float:
         """Smallest ladder sigma, not below ``at_least``, whose ``spread`` of normal-tissue
@@ -300,7 +312,6 @@ def compute_asymmetry(
     regions the second finds (``imr.segment_imr``). A fixed smoothing gives one scale.
     ``lesion`` (post grid) only keeps the lesion and its mirror out of the normal tissue.
     """
-    spacing = image.GetSpacing()
     brain = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
     difference = parameters.asymmetry == "difference"
     pair = _homolog_pair(image, plane, parameters.match_resolution)
@@ -309,10 +320,12 @@ def compute_asymmetry(
     lesion_array = None if lesion is None else sitk.GetArrayViewFromImage(lesion).astype(bool)
     normal = normal_tissue(image, plane, brain, lesion_array, pair, 0.0 if difference else floor)
     measurable = np.count_nonzero(normal) >= _MIN_NORMAL_VOXELS
+    smoothings = _Smoothings(pair)
     field, shading = None, None
     if parameters.shading_correction and not difference and measurable:
-        field, shading = _shading_field(pair, image, plane, normal, signed_distance(image, plane))
-    ladder = _Ladder(pair, field, normal, spacing, difference)
+        field, shading = _shading_field(smoothings.at(_SHADING_FIT_SMOOTHING_MM), image, plane, normal,
+                                        signed_distance(image, plane))
+    ladder = _Ladder(smoothings, field, np.flatnonzero(normal), difference)
     target = NOISE_TARGET * parameters.threshold
     if parameters.automatic_smoothing and measurable:
         fine = ladder.least(robust_sd, FINE_NOISE_TARGET * parameters.threshold)
@@ -322,9 +335,9 @@ def compute_asymmetry(
     noise = robust_sd(ladder.values(fine)) if measurable else None
     tail_noise = tail_sd(ladder.values(detection)) if measurable else None
     within = brain if parameters.brain_mask else None
-    ratio, mirrored = _maps(pair, ladder.smoothed(fine), field, floor, within, difference)
+    ratio, mirrored = _maps(pair, smoothings.at(fine), field, floor, within, difference)
     detected = None if detection == fine else _like(
-        _maps(pair, ladder.smoothed(detection), field, floor, within, difference)[0], image)
+        _maps(pair, smoothings.at(detection), field, floor, within, difference)[0], image)
     return AsymmetryMaps(_like(ratio, image), _like(mirrored, image), reference, fine, noise, shading,
                          detected, detection, tail_noise)
 

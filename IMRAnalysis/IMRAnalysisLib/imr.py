@@ -53,13 +53,26 @@ def _as_image(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
     return image
 
 
+def occupied_box(mask: np.ndarray, margin: tuple[int, ...] = (0, 0, 0)) -> tuple[slice, ...]:
+    """The index box holding every set voxel of a non-empty ``mask``, grown by ``margin`` voxels
+    per axis and clipped to the array: masks are a few mL of a head, so work stays in the box."""
+    box = []
+    for axis, pad in enumerate(margin):
+        occupied = np.flatnonzero(mask.any(axis=tuple(other for other in range(mask.ndim) if other != axis)))
+        box.append(slice(max(0, int(occupied[0]) - pad), int(occupied[-1]) + pad + 1))
+    return tuple(box)
+
+
 def _drop_small_clusters(mask: np.ndarray, min_voxels: float) -> tuple[np.ndarray, int]:
-    labels, count = ndimage.label(mask, structure=_FULL_CONNECTIVITY)
-    if count == 0:
+    if not mask.any():
         return mask, 0
-    sizes = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    box = occupied_box(mask)
+    labels, count = ndimage.label(mask[box], structure=_FULL_CONNECTIVITY)
+    sizes = ndimage.sum_labels(mask[box], labels, index=np.arange(1, count + 1))
     keep = np.concatenate([[False], sizes >= min_voxels])
-    return keep[labels], int(np.count_nonzero(keep))
+    kept = np.zeros_like(mask)
+    kept[box] = keep[labels]
+    return kept, int(np.count_nonzero(keep))
 
 
 def voxel_volume_ml(image: sitk.Image) -> float:
@@ -71,9 +84,7 @@ def grown(mask: np.ndarray, radius_mm: float, spacing: tuple[float, ...]) -> np.
     result = np.zeros(mask.shape, dtype=bool)
     if not mask.any():
         return result
-    margin = [int(np.ceil(radius_mm / step)) + 1 for step in reversed(spacing)]
-    box = tuple(slice(max(0, int(indices.min()) - pad), int(indices.max()) + pad + 1)
-                for indices, pad in zip(np.nonzero(mask), margin))
+    box = occupied_box(mask, tuple(int(np.ceil(radius_mm / step)) + 1 for step in reversed(spacing)))
     image = sitk.GetImageFromArray(mask[box].astype(np.uint8))
     image.SetSpacing(spacing)
     distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
