@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import SimpleITK as sitk
+from matplotlib.figure import Figure
 
 from .image_io import write_image
 from .overview import overview_figure, save_overview
@@ -70,7 +72,19 @@ def method_summary(measures: dict) -> str:
 
 
 def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) -> None:
-    """All result files into an existing (staging) folder."""
+    """All result files into an existing (staging) folder.
+
+    The overview is drawn while another thread writes the images: drawing holds the GIL,
+    compressing and writing images mostly does not, so on two cores the two overlap.
+    """
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        files = pool.submit(_write_data_files, folder, result, measures)
+        save_overview(folder / "overview.png", _overview(result, measures))
+        files.result()
+
+
+def _write_data_files(folder: Path, result: AnalysisResult, measures: dict) -> None:
+    """Metrics, segmentation, maps, transforms and the plane."""
     write_metrics(folder, measures)
     write_segmentation(folder / "Segmentation.seg.nrrd", segments_of(result), result.post)
     scale = result.parameters.asymmetry_scale
@@ -84,7 +98,10 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
     for name, registration in result.registrations.items():
         sitk.WriteTransform(registration.transform, str(folder / f"{name}_to_post.tfm"))
     (folder / "midline.json").write_text(json.dumps(result.midline.plane.to_dict(), indent=2) + "\n")
-    figure = overview_figure(
+
+
+def _overview(result: AnalysisResult, measures: dict) -> Figure:
+    return overview_figure(
         result.post,
         result.asymmetry.ratio,
         result.segments.lesion,
@@ -93,10 +110,9 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
         result.segments.exclusion,
         result.midline.plane,
         overview_summary(measures),
-        scale,
+        result.parameters.asymmetry_scale,
         method_summary(measures),
     )
-    save_overview(folder / "overview.png", figure)
 
 
 def export_results(out: Path, result: AnalysisResult, overwrite: bool = False, extra: dict | None = None,

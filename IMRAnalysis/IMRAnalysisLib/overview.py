@@ -20,8 +20,9 @@ import SimpleITK as sitk
 from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
@@ -34,6 +35,7 @@ MIN_SLICES = 3
 MAX_SLICES = 5
 MAX_PIXELS = 512
 DPI = 110
+PNG_COMPRESSION = 3  # zlib level: a quarter of the default's encoding time for a few % more bytes
 
 PANEL_WIDTH_IN = 2.7
 LEFT_IN, RIGHT_IN, TOP_IN, BOTTOM_IN, GAP_IN = 0.45, 1.05, 0.95, 0.75, 0.06
@@ -45,6 +47,7 @@ HYPER_COLOR = (0.12, 0.45, 1.0)
 EXCLUSION_COLOR = (1.0, 0.86, 0.0)
 LESION_COLOR = (0.35, 1.0, 0.35)
 MIDLINE_COLOR = (0.0, 0.9, 1.0)
+ASYMMETRY_ALPHA = 0.9  # over the map dimmed to 60 %, so anatomy shows through the colours
 
 ROWS = (("rcbv", "Post-EVT rCBV"), ("asymmetry", "Asymmetry vs mirror"), ("findings", "Findings"))
 
@@ -105,7 +108,8 @@ class AxialSlice:
 def save_overview(path: str | Path, figure: Figure) -> None:
     """Write an overview figure to ``path`` as PNG, atomically."""
     with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=figure.dpi, facecolor=BACKGROUND)
+        figure.savefig(temporary, format="png", dpi=figure.dpi, facecolor=BACKGROUND,
+                       pil_kwargs={"compress_level": PNG_COMPRESSION})
 
 
 def overview_figure(
@@ -258,41 +262,57 @@ def _panel(figure: Figure, box: tuple[float, float, float, float], label: str) -
     """One image panel; ``label`` ("findings-2") lets tests and embedders find it."""
     axes = figure.add_axes(box, label=label)
     axes.set_facecolor("black")
-    axes.set_xticks([])
-    axes.set_yticks([])
+    axes.xaxis.set_visible(False)  # no ticks: hidden axes are never built, which is most of a panel's cost
+    axes.yaxis.set_visible(False)
     for spine in axes.spines.values():
         spine.set_color("#3a3f47")
     return axes
 
 
-def _draw_grey(
-    axes: Axes, axial: AxialSlice, grid: AxialGrid, window: tuple[float, float], alpha: float = 1.0
-) -> None:
-    axes.imshow(axial.post, cmap="gray", vmin=window[0], vmax=window[1], extent=grid.extent,
-                interpolation="nearest", alpha=alpha)
+def _draw_grey(axes: Axes, axial: AxialSlice, grid: AxialGrid, window: tuple[float, float]) -> None:
+    _show(axes, _grey(axial.post, window), grid)
 
 
 def _draw_asymmetry(
     axes: Axes, axial: AxialSlice, grid: AxialGrid, window: tuple[float, float], scale: AsymmetryScale
-) -> AxesImage:
-    """Diverging map centred on 0: red on the impaired side (the IMR colour), blue on the other."""
-    _draw_grey(axes, axial, grid, window, alpha=0.6)
+) -> ScalarMappable:
+    """Diverging map centred on 0: red on the impaired side (the IMR colour), blue on the other,
+    over the map dimmed to 60 %; what it returns keys the colour bar."""
     limit = scale.display_limit
-    colormap = colormaps["RdBu" if scale.impaired_below else "RdBu_r"].with_extremes(bad=(0, 0, 0, 0))
-    shown = np.ma.masked_invalid(scale.factor * axial.asymmetry)
-    return axes.imshow(shown, cmap=colormap, vmin=-limit, vmax=limit, extent=grid.extent,
-                       interpolation="nearest", alpha=0.9)
+    colours = ScalarMappable(Normalize(-limit, limit), colormaps["RdBu" if scale.impaired_below else "RdBu_r"])
+    shown = scale.factor * axial.asymmetry
+    layer = colours.to_rgba(np.nan_to_num(shown))
+    layer[..., 3] = np.where(np.isfinite(shown), ASYMMETRY_ALPHA, 0.0)
+    _show(axes, _over(0.6 * _grey(axial.post, window), layer), grid)
+    return colours
 
 
 def _draw_findings(axes: Axes, axial: AxialSlice, grid: AxialGrid, window: tuple[float, float]) -> None:
-    _draw_grey(axes, axial, grid, window)
+    rgb = _grey(axial.post, window)
     if axial.exclusion is not None:
-        axes.imshow(_hatch(axial.exclusion, EXCLUSION_COLOR), extent=grid.extent, interpolation="nearest")
+        rgb = _over(rgb, _hatch(axial.exclusion, EXCLUSION_COLOR))
         _outline(axes, axial.exclusion, grid, EXCLUSION_COLOR, 0.9)
     if axial.hyperperfusion is not None:
-        axes.imshow(_fill(axial.hyperperfusion, HYPER_COLOR, 0.7), extent=grid.extent, interpolation="nearest")
-    axes.imshow(_fill(axial.imr, IMR_COLOR, 0.7), extent=grid.extent, interpolation="nearest")
+        rgb = _over(rgb, _fill(axial.hyperperfusion, HYPER_COLOR, 0.7))
+    _show(axes, _over(rgb, _fill(axial.imr, IMR_COLOR, 0.7)), grid)
     _outline(axes, axial.lesion, grid, LESION_COLOR, 1.3)
+
+
+def _grey(values: np.ndarray, window: tuple[float, float]) -> np.ndarray:
+    """The map as RGB grey levels in its display window."""
+    level = np.clip((values - window[0]) / (window[1] - window[0]), 0.0, 1.0)
+    return np.repeat(level[..., None], 3, axis=-1)
+
+
+def _over(rgb: np.ndarray, rgba: np.ndarray) -> np.ndarray:
+    """An RGBA layer composited over an opaque RGB picture: each panel is one image, as
+    drawing layered images costs matplotlib a resampling pass per layer."""
+    alpha = rgba[..., 3:]
+    return alpha * rgba[..., :3] + (1.0 - alpha) * rgb
+
+
+def _show(axes: Axes, rgb: np.ndarray, grid: AxialGrid) -> None:
+    axes.imshow(rgb, extent=grid.extent, interpolation="nearest")
 
 
 def _fill(mask: np.ndarray, color: tuple[float, float, float], alpha: float) -> np.ndarray:
@@ -344,13 +364,13 @@ def _draw_midline(axes: Axes, plane: Plane, z: float, grid: AxialGrid) -> None:
     axes.plot(xs, ys, linestyle=(0, (5, 3)), color=MIDLINE_COLOR, linewidth=1.0, alpha=0.85)
 
 
-def _add_colorbar(figure: Figure, anchor: Axes, image: AxesImage, scale: AsymmetryScale) -> None:
+def _add_colorbar(figure: Figure, anchor: Axes, image: ScalarMappable, scale: AsymmetryScale) -> None:
     """Vertical colour bar beside the asymmetry row, with the threshold marked."""
     box = anchor.get_position()
     bar = figure.add_axes((box.x1 + 0.12 / figure.get_figwidth(), box.y0 + 0.08 * box.height,
                            0.13 / figure.get_figwidth(), 0.84 * box.height), label="asymmetry-colorbar")
     limit, cut = scale.display_limit, scale.threshold
-    colorbar = figure.colorbar(image, cax=bar, ticks=[-limit, -cut, 0.0, cut, limit])
+    colorbar = figure.colorbar(image, cax=bar, ticks=[-limit, -cut, 0.0, cut, limit], alpha=ASYMMETRY_ALPHA)
     colorbar.ax.set_yticklabels([f"{value:+g}" if value else "0" for value in (-limit, -cut, 0.0, cut, limit)])
     colorbar.ax.tick_params(colors=TEXT, labelsize=8)
     colorbar.outline.set_edgecolor("#3a3f47")
