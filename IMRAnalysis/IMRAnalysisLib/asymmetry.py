@@ -38,7 +38,7 @@ NOISE_TARGET = 0.4  # detection map: tail SD of normal-tissue asymmetry at most 
 FINE_NOISE_TARGET = 0.5  # fine map: bulk SD at most this x threshold; it only places edges near detections
 SHADING_REPORT_MM = 50.0  # the gradient is reported as the asymmetry it makes this far from the plane
 _SHADING_FIT_SMOOTHING_MM = 2.0  # the gradient is smooth: fit it on a smoothed pair, robust to noise
-_SHADING_FIT_VOXELS = 20000  # a regular subsample of normal tissue is plenty for the fit's 3 numbers
+_SHADING_FIT_LATTICE = 80000  # grid points the fit samples; about a quarter are normal tissue, plenty for 3 numbers
 _NORMAL_TISSUE_MARGIN_MM = 10.0  # around the lesion and its mirror, left out of "normal tissue"
 _MIN_NORMAL_VOXELS = 200
 _ROBUST_SD = 1.4826  # MAD -> SD of a normal distribution
@@ -198,7 +198,10 @@ def _shading_field(smoothed: tuple[np.ndarray, np.ndarray], image: sitk.Image, p
         return np.zeros_like(distance), 0.0
     from .image_io import voxel_points
 
-    sample = np.flatnonzero(usable)[:: max(1, count // _SHADING_FIT_VOXELS)]
+    # a fixed lattice of the grid: editing the lesion adds or drops only the samples near
+    # the edit, and the fit stays put (every n-th voxel of the list would shift them all)
+    stride = max(1, usable.size // _SHADING_FIT_LATTICE)
+    sample = np.flatnonzero(usable.ravel()[::stride]) * stride
     flat_usable = np.zeros(usable.size, dtype=bool)
     flat_usable[sample] = True
     centre = voxel_points(image, flat_usable.reshape(usable.shape)).mean(axis=0)

@@ -304,10 +304,6 @@ def _analyse(args: argparse.Namespace, say: Callable[[str], None],
     result = run_analysis(inputs, parameters, flags, midline, progress=say)
     for warning in filter(None, result.measures["warnings"].split("; ")):
         say(f"warning: {warning}")
-    for name, registration in result.registrations.items():
-        if registration.correlation < 0.5:
-            say(f"warning: {name} registration quality is low (correlation {registration.correlation:.2f});"
-                " check overview.png")
     say("writing the result folder")
     return result, inputs
 

@@ -16,6 +16,7 @@ from .parameters import AnalysisParameters, PatientFlags
 from .registration import RegistrationResult
 
 _DECIMALS = 4
+_TIMEPOINT_NAMES = {"day5": "day-5", "arrival": "arrival"}
 # What a reader takes in first: printed by ``run``, and columns of every cohort table even
 # when no patient could be measured
 HEADLINE_MEASURES = (
@@ -50,6 +51,28 @@ def _undefined_in_lesion_ml(ratio: sitk.Image, segments: Segments, missing_homol
     return round(int(np.count_nonzero(lesion & ~excluded & undefined)) * voxel_volume_ml(ratio), _DECIMALS)
 
 
+def _registration_findings(registrations: dict[str, RegistrationResult], reference: float,
+                           parameters: AnalysisParameters, exclusion_given: bool) -> tuple[list[str], list[str]]:
+    """Registrations whose maps do not line up: reasons when they carry the lesion or the
+    exclusion onto post-EVT (IMR would be measured in the wrong place), warnings otherwise."""
+    reasons, warnings = [], []
+    carrying = {parameters.lesion_space} | ({parameters.exclusion_space} if exclusion_given else set())
+    for name, result in registrations.items():
+        if not result.failed(reference):
+            continue
+        timepoint = _TIMEPOINT_NAMES.get(name, name)
+        what = f"{timepoint} registration failed" if result.registered else (
+            f"{timepoint} map is not aligned with post-EVT (registration off)")
+        sentence = (f"the {what}: the two correlate {result.correlation:.2f} in the brain,"
+                    f" {result.relative_correlation(reference):.2f} of the post-EVT map's {reference:.2f} with its"
+                    " own mirror")
+        if name in carrying:
+            reasons.append(sentence + ", so the masks drawn on it would land in the wrong place")
+        else:
+            warnings.append(sentence + "; check its overlay")
+    return reasons, warnings
+
+
 def _rounded(value: float | None, decimals: int) -> float | None:
     return None if value is None else round(float(value), decimals)
 
@@ -70,7 +93,9 @@ def compute_measures(
     The asymmetry and reference names carry the map and unit (``..._percent``,
     ``..._seconds``, ``normal_tissue_tmax``) so a cohort column never mixes units.
     """
-    reasons = flags.not_assessable_reasons() + assessment.reasons
+    failed, doubtful = _registration_findings(registrations, midline.symmetry_correlation, parameters,
+                                              bool(np.any(sitk.GetArrayViewFromImage(segments.exclusion))))
+    reasons = flags.not_assessable_reasons() + failed + assessment.reasons
     imr_ml = volume_ml(segments.imr)
     lesion_ml = volume_ml(segments.lesion)
     relative = round(100.0 * imr_ml / lesion_ml, 2) if lesion_ml > 0 else None
@@ -102,13 +127,13 @@ def compute_measures(
         # an intensity gradient, in %: only ratio maps have one (Tmax in seconds is not shaded)
         **({"left_right_gradient_percent": _rounded(asymmetry.shading_percent, 2)}
            if parameters.asymmetry == "ratio" else {}),
-        "warnings": "; ".join(assessment.warnings),
+        "warnings": "; ".join(doubtful + assessment.warnings),
         "midline": {
             **midline.plane.to_dict(),
             "estimated": midline.estimated,
             "symmetry_correlation": round(midline.symmetry_correlation, 4),
         },
-        "registration": {name: result.quality() for name, result in registrations.items()},
+        "registration": {name: result.quality(midline.symmetry_correlation) for name, result in registrations.items()},
         "parameters": parameters.to_dict(),
         "flags": {
             "ica_occlusion": flags.ica_occlusion,

@@ -12,6 +12,7 @@ import SimpleITK as sitk
 from IMRAnalysisLib.brain_mask import automatic_brain_mask
 from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.dsc_cli import map_from_dsc
+from IMRAnalysisLib.midline import symmetry_correlation
 from IMRAnalysisLib.phantom import PhantomPatient
 from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom, patient_dsc, write_series
 from IMRAnalysisLib.registration import align_to_post
@@ -93,6 +94,8 @@ def test_maps_from_dsc_register_within_one_voxel(default_phantom, clinical_dsc_f
     brain = automatic_brain_mask(post)
     registration = align_to_post(post, day5, brain)
     assert default_phantom.registration_error_voxels(registration.transform, brain) <= 1.0
+    # noisy maps correlate less, with each other as with their own mirror: not a failure
+    assert not registration.failed(symmetry_correlation(post, default_phantom.truth.midline, brain))
 
 
 def test_tmax_finds_the_delayed_region(tmp_path, capsys) -> None:
@@ -100,10 +103,12 @@ def test_tmax_finds_the_delayed_region(tmp_path, capsys) -> None:
     series = phantom.write(tmp_path / "dsc.nrrd")
     delayed = sitk.Cast(phantom.series.volume_image(phantom.delayed.astype(np.float32)), sitk.sitkUInt8)
     sitk.WriteImage(delayed, str(tmp_path / "delayed.nrrd"))
-    # day 5 only carries the lesion's grid here: any other study on the same grid (the same series is refused)
+    # the lesion is drawn on the post-EVT grid; day 5 is any other study on it (the same series is refused),
+    # here a raw frame, which does not look like a Tmax map, but carries no mask
     sitk.WriteImage(phantom.series.volume_image(phantom.series.signal[0]), str(tmp_path / "day5.nrrd"))
     measures = _measures(capsys, ["--map", "tmax", "--post-dsc", str(series), "--day5", str(tmp_path / "day5.nrrd"),
-                                  "--lesion", str(tmp_path / "delayed.nrrd"), "--no-registration",
+                                  "--lesion", str(tmp_path / "delayed.nrrd"), "--lesion-space", "post",
+                                  "--no-registration",
                                   "--out", str(tmp_path / "out")])
     assert measures["imr_relative_percent"] > 80.0  # delayed by 3 s, threshold 2 s
     recorded = json.loads((tmp_path / "out" / "metrics.json").read_text())

@@ -153,4 +153,7 @@ def test_no_registration_takes_the_inputs_as_aligned(exclusion_files, tmp_path) 
     out = tmp_path / "aligned"
     assert main(_argv(files, out, "--no-registration")) == 0
     measures = json.loads((out / "metrics.json").read_text())
-    assert measures["registration"]["day5"] == {"registered": False, "correlation": 1.0, "mutual_information": None}
+    day5 = measures["registration"]["day5"]
+    assert (day5["registered"], day5["correlation"], day5["mutual_information"]) == (False, 1.0, None)
+    assert day5["relative_correlation"] == pytest.approx(1.0 / measures["midline"]["symmetry_correlation"], abs=1e-3)
+    assert measures["status"] == "assessable"

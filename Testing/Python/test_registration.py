@@ -12,8 +12,11 @@ import SimpleITK as sitk
 from IMRAnalysisLib.brain_mask import automatic_brain_mask
 from IMRAnalysisLib.errors import AnalysisCancelled
 from IMRAnalysisLib.image_io import voxel_points
+from IMRAnalysisLib.midline import symmetry_correlation
+from IMRAnalysisLib.parameters import AnalysisParameters
 from IMRAnalysisLib.phantom import PhantomPatient, Pose
-from IMRAnalysisLib.registration import align_to_post, register_rigid
+from IMRAnalysisLib.pipeline import AnalysisInputs, run_analysis
+from IMRAnalysisLib.registration import MIN_RELATIVE_CORRELATION, align_to_post, register_rigid
 from phantom_cases import GENERATORS, GRIDS, phantom_patient
 
 
@@ -79,9 +82,38 @@ def test_registration_within_one_in_plane_voxel_for_30_degree_turns(generator: s
     patient = _turned_patient(generator, grid, large_deficit)
     brain = automatic_brain_mask(patient.post)
     points = voxel_points(patient.post, sitk.GetArrayViewFromImage(brain).astype(bool))
+    reference = symmetry_correlation(patient.post, patient.truth.midline, brain)
     for moving in ("day5", "arrival"):
-        found = align_to_post(patient.post, getattr(patient, moving), brain).transform
+        found = align_to_post(patient.post, getattr(patient, moving), brain)
         truth = getattr(patient.truth, f"post_to_{moving}")
-        error = max(np.linalg.norm(np.subtract(found.TransformPoint(point), truth.TransformPoint(point)))
+        error = max(np.linalg.norm(np.subtract(found.transform.TransformPoint(point), truth.TransformPoint(point)))
                     for point in points[::5].tolist())
         assert error <= min(patient.post.GetSpacing()[:2]), f"{moving}: max error {error:.2f} mm over the brain"
+        assert not found.failed(reference), found.quality(reference)
+
+
+def test_a_reversed_head_that_no_start_recovers_is_reported_not_measured() -> None:
+    """Day 5 turned by 180 degrees, beyond every start: the relative correlation says the
+    registration failed, and IMR (whose lesion it carries) is not assessable; arrival is fine."""
+    patient = phantom_patient("analytic", "clinical", post_pose=POST_POSE, arrival_pose=TURNED["arrival"],
+                              day5_pose=Pose(yaw_deg=180.0, shift_mm=(5.0, -5.0, 0.0)), seed=11)
+    inputs = AnalysisInputs(post=patient.post, day5=patient.day5, lesion=patient.lesion, arrival=patient.arrival)
+    measures = run_analysis(inputs).measures
+    assert measures["status"] == "not assessable" and measures["imr_volume_ml"] is None
+    assert "day-5 registration failed" in measures["not_assessable_reason"]
+    assert measures["registration"]["day5"]["relative_correlation"] < MIN_RELATIVE_CORRELATION
+    assert measures["registration"]["arrival"]["relative_correlation"] > 0.9
+    assert "arrival" not in measures["warnings"]
+
+
+def test_maps_left_unaligned_with_registration_off_are_reported(default_phantom: PhantomPatient) -> None:
+    """The phantom's timepoints are posed apart: taken as aligned, day 5 (which carries the
+    lesion) makes IMR not assessable and arrival (which carries nothing) gets a warning."""
+    inputs = AnalysisInputs(post=default_phantom.post, day5=default_phantom.day5, lesion=default_phantom.lesion,
+                            arrival=default_phantom.arrival)
+    measures = run_analysis(inputs, AnalysisParameters(registration=False)).measures
+    assert measures["status"] == "not assessable"
+    assert "day-5 map is not aligned with post-EVT (registration off)" in measures["not_assessable_reason"]
+    assert "arrival map is not aligned with post-EVT (registration off)" in measures["warnings"]
+    registered = run_analysis(inputs).measures
+    assert registered["status"] == "assessable" and not registered["warnings"]
