@@ -200,12 +200,6 @@ def _register_level(
         method.SetMetricSamplingPercentage(level.sampling, seed)
     if mask is not None:
         method.SetMetricFixedMask(mask)
-    # A gradient image of the whole volume pays where every voxel is sampled; on a sample
-    # of the full-resolution brain it cost more than all the iterations, so gradients are
-    # taken at the sampled points only
-    whole_gradient = level.sampling >= 1.0
-    method.SetMetricUseFixedImageGradientFilter(whole_gradient)
-    method.SetMetricUseMovingImageGradientFilter(whole_gradient)
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=level.first_step * max(fixed.GetSpacing()), minStep=level.min_step_mm,

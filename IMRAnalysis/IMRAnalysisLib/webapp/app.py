@@ -325,6 +325,7 @@ def results_of(measures: dict[str, Any]) -> dict[str, Any]:
                                        "hyperperfusion_volume_ml", "exclusion_volume_ml")},
         "significant": significant,
         "verdict": f"{verdict} (> {parameters['significance_ml']:g} mL)",
+        "warnings": measures.get("warnings") or "",
         "parameters": (
             f"{scale.map_label}, threshold {scale.shown(scale.threshold)}, {parameters['direction']}, "
             f"{method_summary(measures)}, floor {parameters['floor_fraction']:g}, "

@@ -105,6 +105,8 @@ def _results_panel() -> None:
                         html.Td(title)
                         html.Td(f"{{{{ imr_results.{key} }}}} {unit}", id=f"imr-{key}",
                                 style="text-align: right")
+            html.Div("Warnings: {{ imr_results.warnings }}", v_if=("imr_results.warnings",), id="imr-warnings",
+                     classes="text-caption text-warning mt-2")
             html.Div("Parameters: {{ imr_results.parameters }}", id="imr-parameters", classes="text-caption mt-2")
 
 
