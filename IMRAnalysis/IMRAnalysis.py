@@ -307,6 +307,7 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Could not load the patient folder."), waitCursor=True):
             self.logic.loadPatientFolder(self._parameterNode, self._parameterNode.patientFolder)
             self._showInputs()
+            self._rememberPaths(self.ui.patientFolderPathLineEdit)
 
     def onLoadSample(self) -> None:
         self._ensureDependencies()
@@ -328,6 +329,13 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Could not compute the maps from the DSC series."), waitCursor=True):
             self.logic.computeMapsFromDsc(self._parameterNode, self._dscSeries())
             self._showInputs()
+            self._rememberPaths(*self._dscPathLineEdits().values())
+
+    def _rememberPaths(self, *pathLineEdits) -> None:
+        """Used paths go into each field's history (kept under its settingKey) for next time."""
+        for pathLineEdit in pathLineEdits:
+            if pathLineEdit.currentPath.strip():
+                pathLineEdit.addCurrentPathToHistory()
 
     def _showInputs(self) -> None:
         """Post-EVT map in the views, lesion ready to correct in the editor."""
@@ -340,12 +348,15 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # Masks
 
     def onMaskCreated(self, segmentation: vtkMRMLSegmentationNode, segmentName: str) -> None:
-        """A new mask gets the day-5 geometry (no cropping or resampling on save) and one empty segment."""
+        """A new mask gets the day-5 geometry (no cropping or resampling on save) and one empty segment
+        (Slicer 5.10 signals the creation twice: the segment is made once)."""
+        from IMRAnalysisLib.mrml_nodes import named_segment
+
         day5 = self._parameterNode.day5Volume
         if day5:
             segmentation.SetReferenceImageGeometryParameterFromVolumeNode(day5)
         segmentation.CreateDefaultDisplayNodes()
-        segmentation.GetSegmentation().AddEmptySegment(segmentName, segmentName)
+        named_segment(segmentation, segmentName)
         self._edit(segmentation, day5)
 
     def onEditLesion(self) -> None:
@@ -477,6 +488,7 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
             written = self.logic.exportResults(folder, overwrite=overwrite)
             self.ui.progressLabel.text = _("Results written to {folder}").format(folder=written)
+            self._rememberPaths(self.ui.exportFolderPathLineEdit)
 
 
 #

@@ -106,7 +106,8 @@ class SegmentRef:
     """A mask input: a segment of a segmentation node, or a labelmap volume node."""
 
     node: slicer.vtkMRMLNode  # vtkMRMLSegmentationNode or vtkMRMLLabelMapVolumeNode
-    segment_id: str | None = None  # None: the first segment (segmentation) or label 1 (labelmap)
+    segment_id: str | None = None  # None: the segment named after the mask (Lesion, Exclusion), else the
+    # first one (segmentation), or label 1 (labelmap)
 
 
 @dataclass
@@ -280,13 +281,13 @@ class IMRMrmlLogic:
         for role in ("day5", "arrival"):
             if role in maps:
                 require_overlap(maps["post"], sources["post"], maps[role], sources[role])
-        lesion_mask = _mask(lesion, "lesion mask", sources["lesion"], allow_empty=False)
+        lesion_mask = _mask(lesion, "Lesion", sources["lesion"], allow_empty=False)
         space = parameters.lesion_space
         require_inside(lesion_mask, sources["lesion"], maps[space], sources[space], "lesion mask")
         exclusion_mask = None
         if exclusion is not None:
             sources["exclusion"] = self._source(exclusion.node)
-            exclusion_mask = _mask(exclusion, "exclusion mask", sources["exclusion"], allow_empty=True)
+            exclusion_mask = _mask(exclusion, "Exclusion", sources["exclusion"], allow_empty=True)
             space = parameters.exclusion_space
             require_inside(exclusion_mask, sources["exclusion"], maps[space], sources[space], "exclusion mask")
         return AnalysisInputs(
@@ -438,14 +439,20 @@ class IMRMrmlLogic:
 # --- helpers ----------------------------------------------------------------------------
 
 
-def _mask(reference: SegmentRef, role: str, source: str, allow_empty: bool) -> sitk.Image:
-    """A 0/1 mask on the input's own grid, as the command line reads a mask file."""
-    node = reference.node
+def _mask(reference: SegmentRef, name: str, source: str, allow_empty: bool) -> sitk.Image:
+    """A 0/1 mask on the input's own grid, as the command line reads a mask file.
+
+    Without a segment ID, a segmentation gives its segment called ``name`` (as the panel
+    creates it), else its first: another segment added before it is never read instead.
+    """
+    node, role = reference.node, f"{name.lower()} mask"
     if node.IsA("vtkMRMLSegmentationNode"):
         segmentation = node.GetSegmentation()
         if segmentation.GetNumberOfSegments() == 0:
             raise InputError(f"the {role} segmentation has no segment", source)
-        mask = mask_from_segment(node, reference.segment_id or segmentation.GetNthSegmentID(0))
+        segment_id = (reference.segment_id or segmentation.GetSegmentIdBySegmentName(name)
+                      or segmentation.GetNthSegmentID(0))
+        mask = mask_from_segment(node, segment_id)
     elif node.IsA("vtkMRMLVolumeNode"):
         try:
             label = int(reference.segment_id) if reference.segment_id else 1

@@ -222,6 +222,16 @@ def mask_from_segment(
     return sitk.Cast(labels != 0, sitk.sitkUInt8)
 
 
+def named_segment(segmentation: slicer.vtkMRMLSegmentationNode, name: str) -> str:
+    """The ID of the segment called ``name``, added empty when there is none.
+
+    Slicer 5.10 signals a segmentation created from a node selector twice; asking twice
+    still gives one segment, so the user never paints into a second, unread one.
+    """
+    segments = segmentation.GetSegmentation()
+    return segments.GetSegmentIdBySegmentName(name) or segments.AddEmptySegment(name, name)
+
+
 def set_segment_from_mask(
     segmentation: slicer.vtkMRMLSegmentationNode,
     segment_id: str,

@@ -31,6 +31,7 @@ from IMRAnalysisLib.mrml_nodes import (
     image_from_volume_node,
     mask_from_labelmap_node,
     mask_from_segment,
+    named_segment,
     plane_from_plane_node,
     plane_node_from_plane,
     set_segment_from_mask,
@@ -175,6 +176,28 @@ def test_slicer_readers_give_the_command_line_measures(
     assert flatten_metrics(measures) == pytest.approx(flatten_metrics(expected), abs=1e-6)
     volumes_ml = [key for key in expected if key.endswith("_ml")]
     assert {key: measures[key] for key in volumes_ml} == {key: expected[key] for key in volumes_ml}
+
+
+def test_a_mask_created_twice_has_one_segment_and_the_named_segment_is_read(
+    default_phantom: PhantomPatient, phantom_files: dict[str, Path], cli_metrics: dict
+) -> None:
+    """Slicer 5.10 signals a segmentation made from the selector twice: the panel asks for
+    its Lesion segment twice and gets one. A segment the user added before it is not read."""
+    scene = slicer.vtkMRMLScene()
+    logic = IMRMrmlLogic(scene)
+    nodes = logic.load_patient_folder(phantom_files["post"].parent)
+    segmentation = scene.AddNewNodeByClass("vtkMRMLSegmentationNode")
+    notes = named_segment(segmentation, "Notes")
+    set_segment_from_mask(segmentation, notes, default_phantom.day5 > -1.0)  # every voxel of the day-5 grid
+    lesion = named_segment(segmentation, "Lesion")
+    assert named_segment(segmentation, "Lesion") == lesion
+    assert segmentation.GetSegmentation().GetNumberOfSegments() == 2
+    set_segment_from_mask(segmentation, lesion, default_phantom.lesion)
+
+    outputs = logic.run(nodes["post"], nodes["day5"], SegmentRef(segmentation), arrival=nodes["arrival"])
+
+    assert outputs.measures["lesion_volume_ml"] == cli_metrics["lesion_volume_ml"]
+    assert outputs.measures["imr_volume_ml"] == pytest.approx(cli_metrics["imr_volume_ml"], abs=1e-6)
 
 
 # --- 2. user edits: recompute without registering ---------------------------------------

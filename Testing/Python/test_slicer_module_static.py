@@ -225,6 +225,48 @@ def ui_xml_problems(root: Path) -> list[str]:
     return problems
 
 
+def custom_widget_problems(root: Path) -> list[str]:
+    """Every CTK and MRML widget class the form uses is declared in ``<customwidgets>``, as
+    Designer writes it (a form loads without the declaration only by luck of the loader)."""
+    ui = ui_tree(root)
+    declared = {widget.findtext("class") for widget in ui.iter("customwidget")}
+    used = {cls for cls in ui_widgets(root).values() if cls.startswith(("ctk", "qMRML", "qSlicer"))}
+    return [f"{cls} is used in {UI_FILE} but not declared in <customwidgets>" for cls in sorted(used - declared)]
+
+
+def _ui_names(node: ast.AST) -> set[str]:
+    """Widget names ``self.ui.<name>`` mentioned under ``node``."""
+    return {sub.attr for sub in ast.walk(node) if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute)
+            and sub.value.attr == "ui"}
+
+
+def path_history_problems(root: Path) -> list[str]:
+    """Each path field with a ``settingKey`` adds its path to the history once used (through
+    ``_rememberPaths``, given the fields or a method returning them); the key alone only
+    names where the history is kept."""
+    tree = module_tree(root)
+    keyed = {widget.get("name") for widget in ui_tree(root).iter("widget")
+             if widget.get("class") == "ctkPathLineEdit"
+             and any(p.get("name") == "settingKey" for p in widget.findall("property"))}
+    methods = {node.name: node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+    recorded = set()
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "_rememberPaths":
+            for argument in call.args:
+                recorded |= _ui_names(argument)
+                recorded |= {name for sub in ast.walk(argument) if isinstance(sub, ast.Call)
+                             and isinstance(sub.func, ast.Attribute) and sub.func.attr in methods
+                             for name in _ui_names(methods[sub.func.attr])}
+    return [f"{name} has a settingKey but its path is never added to the history" for name in sorted(keyed - recorded)]
+
+
+def cmake_version_problems(root: Path) -> list[str]:
+    """The CMake policy range of Slicer 5.10's extension templates."""
+    match = re.search(r"cmake_minimum_required\(VERSION ([0-9.]+)\.\.\.([0-9.]+)", (root / "CMakeLists.txt").read_text())
+    found = match.groups() if match else None
+    return [] if found == ("3.20.6", "3.22.6") else [f"cmake_minimum_required range is {found}, not 3.20.6...3.22.6"]
+
+
 def icon_problems(root: Path) -> list[str]:
     data = (root / ICON_FILE).read_bytes()
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
@@ -286,6 +328,9 @@ CHECKS: dict[str, Callable[[Path], list[str]]] = {
     "cmake listing": cmake_listing_problems,
     "compile": compile_problems,
     "ui xml": ui_xml_problems,
+    "custom widgets": custom_widget_problems,
+    "path history": path_history_problems,
+    "cmake version": cmake_version_problems,
     "icon": icon_problems,
     "index entry": index_entry_problems,
     "lazy imports": lazy_import_problems,
@@ -343,6 +388,12 @@ BREAKAGES: list[tuple[str, str, Callable[[Path], None]]] = [
      lambda root: replace_in(root / UI_FILE, 'name="recomputeButton"', 'name="applyButton"')),
     ("ui xml", "MRML widget without the scene",
      lambda root: replace_in(root / UI_FILE, "<receiver>postVolumeSelector</receiver>", "<receiver>applyButton</receiver>")),
+    ("custom widgets", "collapsible group box undeclared",
+     lambda root: replace_in(root / UI_FILE, "<class>ctkCollapsibleGroupBox</class>", "<class>ctkUnusedWidget</class>")),
+    ("path history", "export folder not recorded",
+     lambda root: replace_in(root / MODULE_FILE, "self._rememberPaths(self.ui.exportFolderPathLineEdit)", "pass")),
+    ("cmake version", "older policy range",
+     lambda root: replace_in(root / "CMakeLists.txt", "3.20.6...3.22.6", "3.16.3...3.19.7")),
     ("icon", "64 pixels wide", lambda root: set_icon_width(root / ICON_FILE, 64)),
     ("index entry", "category missing", lambda root: replace_in(root / INDEX_FILE, '"category"', '"categories"')),
     ("lazy imports", "library imported at load time",
