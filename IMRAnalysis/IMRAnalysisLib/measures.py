@@ -69,7 +69,7 @@ def _registration_findings(registrations: dict[str, RegistrationResult], referen
         if name in carrying:
             reasons.append(sentence + ", so the masks drawn on it would land in the wrong place")
         else:
-            warnings.append(sentence + "; check its overlay")
+            warnings.append(sentence + ", so check its overlay before using it")
     return reasons, warnings
 
 

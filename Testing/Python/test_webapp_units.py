@@ -120,7 +120,7 @@ def test_results_panel_shows_the_measures_and_the_verdict() -> None:
     assert shown["verdict"] == "significant IMR (> 5 mL)"
     assert shown["parameters"].startswith("rCBV, threshold 15 %, decrease")
     assert shown["warnings"] == ""
-    warned = results_of({**measures, "warnings": "the arrival registration failed: ...; check its overlay"})
+    warned = results_of({**measures, "warnings": "the arrival registration failed: ..., so check its overlay before using it"})
     assert warned["warnings"].startswith("the arrival registration failed")
     tmax = results_of({**measures, "parameters": AnalysisParameters.for_map("tmax").to_dict()})
     assert tmax["parameters"].startswith("Tmax, threshold 2 s, increase") and "%" not in tmax["parameters"]
