@@ -56,11 +56,8 @@ def _as_image(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
 def occupied_box(mask: np.ndarray, margin: tuple[int, ...] = (0, 0, 0)) -> tuple[slice, ...]:
     """The index box holding every set voxel of a non-empty ``mask``, grown by ``margin`` voxels
     per axis and clipped to the array: masks are a few mL of a head, so work stays in the box."""
-    box = []
-    for axis, pad in enumerate(margin):
-        occupied = np.flatnonzero(mask.any(axis=tuple(other for other in range(mask.ndim) if other != axis)))
-        box.append(slice(max(0, int(occupied[0]) - pad), int(occupied[-1]) + pad + 1))
-    return tuple(box)
+    box = ndimage.find_objects(mask.view(np.uint8))[0]
+    return tuple(slice(max(0, side.start - pad), side.stop + pad) for side, pad in zip(box, margin))
 
 
 def _drop_small_clusters(mask: np.ndarray, min_voxels: float) -> tuple[np.ndarray, int]:

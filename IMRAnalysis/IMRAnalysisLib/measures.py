@@ -93,8 +93,9 @@ def compute_measures(
     The asymmetry and reference names carry the map and unit (``..._percent``,
     ``..._seconds``, ``normal_tissue_tmax``) so a cohort column never mixes units.
     """
+    exclusion_ml = volume_ml(segments.exclusion)
     failed, doubtful = _registration_findings(registrations, midline.symmetry_correlation, parameters,
-                                              bool(np.any(sitk.GetArrayViewFromImage(segments.exclusion))))
+                                              exclusion_ml > 0)
     reasons = flags.not_assessable_reasons() + failed + assessment.reasons
     imr_ml = volume_ml(segments.imr)
     lesion_ml = volume_ml(segments.lesion)
@@ -109,7 +110,7 @@ def compute_measures(
         "imr_relative_percent": relative if assessable else None,
         "significant_imr": (imr_ml > parameters.significance_ml) if assessable else None,
         "hyperperfusion_volume_ml": volume_ml(segments.hyperperfusion),
-        "exclusion_volume_ml": volume_ml(segments.exclusion),
+        "exclusion_volume_ml": exclusion_ml,
         "imr_cluster_count": segments.imr_clusters,
         "hyperperfusion_cluster_count": segments.hyperperfusion_clusters,
         f"imr_median_asymmetry_{scale.suffix}": _median_shown(ratio, segments.imr, scale.factor),
