@@ -65,6 +65,12 @@ def ui_widgets(root: Path) -> dict[str, str]:
     return {w.get("name"): w.get("class") for w in ui_tree(root).iter("widget")}
 
 
+def ui_names(node: ast.AST) -> set[str]:
+    """Widget names ``self.ui.<name>`` (or ``widget.ui.<name>``) mentioned under ``node``."""
+    return {sub.attr for sub in ast.walk(node) if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute)
+            and sub.value.attr == "ui"}
+
+
 def ui_bindings(root: Path) -> dict[str, str]:
     """SlicerParameterName -> class of the widget carrying it."""
     bindings = {}
@@ -134,8 +140,7 @@ def imported_packages(tree: ast.Module, top_level_only: bool = False) -> set[str
 def ui_reference_problems(root: Path) -> list[str]:
     """Every ``self.ui.<name>`` (or ``widget.ui.<name>`` in the self-test) is a widget of the .ui file."""
     names = set(ui_widgets(root))
-    used = {node.attr for node in ast.walk(module_tree(root)) if isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Attribute) and node.value.attr == "ui"}
+    used = ui_names(module_tree(root))
     return [f"ui.{name} is not a widget of {UI_FILE}" for name in sorted(used - names)]
 
 
@@ -234,12 +239,6 @@ def custom_widget_problems(root: Path) -> list[str]:
     return [f"{cls} is used in {UI_FILE} but not declared in <customwidgets>" for cls in sorted(used - declared)]
 
 
-def _ui_names(node: ast.AST) -> set[str]:
-    """Widget names ``self.ui.<name>`` mentioned under ``node``."""
-    return {sub.attr for sub in ast.walk(node) if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Attribute)
-            and sub.value.attr == "ui"}
-
-
 def path_history_problems(root: Path) -> list[str]:
     """Each path field with a ``settingKey`` adds its path to the history once used (through
     ``_rememberPaths``, given the fields or a method returning them); the key alone only
@@ -253,10 +252,10 @@ def path_history_problems(root: Path) -> list[str]:
     for call in ast.walk(tree):
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "_rememberPaths":
             for argument in call.args:
-                recorded |= _ui_names(argument)
+                recorded |= ui_names(argument)
                 recorded |= {name for sub in ast.walk(argument) if isinstance(sub, ast.Call)
                              and isinstance(sub.func, ast.Attribute) and sub.func.attr in methods
-                             for name in _ui_names(methods[sub.func.attr])}
+                             for name in ui_names(methods[sub.func.attr])}
     return [f"{name} has a settingKey but its path is never added to the history" for name in sorted(keyed - recorded)]
 
 
