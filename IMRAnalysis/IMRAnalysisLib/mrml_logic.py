@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import SimpleITK as sitk
@@ -110,6 +110,19 @@ class SegmentRef:
     # first one (segmentation), or label 1 (labelmap)
 
 
+@dataclass(frozen=True)
+class RunJob:
+    """A run's inputs as images: ``compute`` touches no MRML node, so it may run in a worker thread."""
+
+    inputs: AnalysisInputs
+    parameters: AnalysisParameters
+    flags: PatientFlags
+    post: slicer.vtkMRMLScalarVolumeNode  # where the results go back, by ``IMRMrmlLogic.apply``
+
+    def compute(self, progress: Progress | None = None, cancel: Cancel | None = None) -> AnalysisResult:
+        return run_analysis(self.inputs, self.parameters, self.flags, progress=progress, cancel=cancel)
+
+
 @dataclass
 class MrmlOutputs:
     segmentation: slicer.vtkMRMLSegmentationNode  # Lesion, IMR, Hyperperfusion, Exclusion on the post-EVT grid
@@ -119,6 +132,7 @@ class MrmlOutputs:
     transforms: dict[str, slicer.vtkMRMLLinearTransformNode]  # "day5", "arrival"
     plane: slicer.vtkMRMLMarkupsPlaneNode  # the mid-sagittal plane, movable by the user
     measures: dict[str, Any]  # the same dict as metrics.json
+    post: slicer.vtkMRMLScalarVolumeNode  # the input map the outputs lie on
 
 
 class IMRMrmlLogic:
@@ -148,11 +162,30 @@ class IMRMrmlLogic:
         cancel: Cancel | None = None,
     ) -> MrmlOutputs:
         """The whole pipeline; output nodes of an earlier run are updated, missing ones created."""
+        job = self.prepare(post, day5, lesion, exclusion, arrival, parameters, flags)
+        return self.apply(job, job.compute(progress, cancel))
+
+    def prepare(
+        self,
+        post: slicer.vtkMRMLScalarVolumeNode,
+        day5: slicer.vtkMRMLScalarVolumeNode,
+        lesion: SegmentRef,
+        exclusion: SegmentRef | None = None,
+        arrival: slicer.vtkMRMLScalarVolumeNode | None = None,
+        parameters: AnalysisParameters = AnalysisParameters(),
+        flags: PatientFlags = PatientFlags(),
+    ) -> RunJob:
+        """Read and check the inputs from the scene (on the thread that owns it); bad input fails here."""
         inputs = self._inputs(post, day5, lesion, exclusion, arrival, parameters)
-        result = run_analysis(inputs, parameters, flags, progress=progress, cancel=cancel)
+        return RunJob(inputs, parameters, flags, post)
+
+    def apply(self, job: RunJob, result: AnalysisResult) -> MrmlOutputs:
+        """Put a computed run into the scene (on the thread that owns it)."""
+        if not self.scene.IsNodePresent(job.post):
+            raise InputError("the post-EVT map was removed from the scene during the analysis")
         self.registration_count += sum(registration.registered for registration in result.registrations.values())
-        self.result, self._sources = result, inputs.sources
-        self.outputs = self._outputs_of_run(result, post)
+        self.result, self._sources = result, job.inputs.sources
+        self.outputs = self._outputs_of_run(result, job.post)
         return self.outputs
 
     def recompute(
@@ -181,8 +214,14 @@ class IMRMrmlLogic:
         outputs.measures = self._measures()
         return outputs
 
-    def export(self, folder: str | Path, overwrite: bool = False) -> Path:
-        """The command line's result folder, plus the results table as CSV and TSV; all or nothing."""
+    def export(
+        self, folder: str | Path, overwrite: bool = False, also: Callable[[Path], None] | None = None
+    ) -> Path:
+        """The command line's result folder, plus the results table as CSV and TSV; all or nothing.
+
+        ``also`` writes a front end's own files (Slicer's scene bundle) into the staging
+        folder, so they are part of the result folder and its marker.
+        """
         _, result = self._require_run()
         folder = Path(folder)
         table = self._fill_table(slicer.vtkMRMLTableNode(), result.measures)
@@ -190,6 +229,8 @@ class IMRMrmlLogic:
             write_folder_contents(staging, result, self._measures())
             for suffix in (".csv", ".tsv"):
                 _write_table(table, staging / f"{TABLE_FILE}{suffix}")
+            if also is not None:
+                also(staging)
         return folder
 
     # --- loading ----------------------------------------------------------------------
@@ -333,6 +374,7 @@ class IMRMrmlLogic:
             },
             plane=self._plane(result, self._present(old and old.plane)),
             measures=self._measures(),
+            post=post_node,
         )
 
     def _present(self, node: slicer.vtkMRMLNode | None) -> slicer.vtkMRMLNode | None:

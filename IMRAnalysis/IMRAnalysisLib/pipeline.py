@@ -26,6 +26,8 @@ from .plane import Plane, check_user_plane
 from .registration import Cancel, RegistrationResult, align_to_post, resample_onto, single_threaded_itk
 
 Progress = Callable[[str], None]
+# progress messages of one ``run_analysis``: brain, plane, registration, masks, asymmetry
+RUN_STAGES = 5
 # what the asymmetry map depends on (the threshold sets the automatic smoothing's noise target)
 # IMR is counted within this many detection sigmas of what the detection map finds, and
 # only from regions larger than a ball of that radius (smaller ones are the size noise makes)

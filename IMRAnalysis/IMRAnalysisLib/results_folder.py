@@ -92,6 +92,21 @@ def _require_own_folder(path: Path) -> None:
                          "move them away or choose another output folder", path)
 
 
+def replaceable_result_folder(path: str | Path) -> list[str] | None:
+    """The files of ``path`` if it is a result folder of this project that an overwrite may replace, else None.
+
+    Front ends that ask before replacing name exactly these files in the question.
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return None
+    try:
+        _require_own_folder(path)
+    except InputError:
+        return None
+    return sorted(name for name in _files_in(path) if name != MARKER)
+
+
 def _marker_files(folder: Path) -> set[str] | None:
     """The files the marker says were written, or None when there is no readable marker."""
     try:

@@ -44,7 +44,7 @@ from IMRAnalysisLib.patient_folder import patient_files
 from IMRAnalysisLib.phantom import PhantomPatient
 from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, patient_dsc, write_series
 from IMRAnalysisLib.plane import Plane
-from IMRAnalysisLib.results_folder import flatten_metrics
+from IMRAnalysisLib.results_folder import MARKER, flatten_metrics
 from IMRAnalysisLib.segmentation_file import Segment, write_segmentation
 from test_segmentation_file import GRIDS, make_reference
 
@@ -319,6 +319,39 @@ def test_export_is_the_command_line_folder_plus_the_table(exported: Path, analys
     with pytest.raises(InputError, match="already exists"):
         analysed.logic.export(exported)
     assert analysed.logic.export(exported, overwrite=True) == exported
+
+
+def test_a_front_ends_own_files_are_part_of_the_result_folder(analysed: Analysed, tmp_path: Path) -> None:
+    """Slicer's scene bundle is written into the staging folder, so a later export may replace it."""
+    folder = tmp_path / "result"
+    analysed.logic.export(folder, also=lambda staging: (staging / "scene.mrb").write_bytes(b"bundle"))
+    assert "scene.mrb" in json.loads((folder / MARKER).read_text())["files"]
+    assert analysed.logic.export(folder, overwrite=True) == folder
+    assert not (folder / "scene.mrb").exists()
+
+    def failing(staging: Path) -> None:
+        raise RuntimeError("could not save the scene bundle")
+
+    with pytest.raises(RuntimeError, match="scene bundle"):
+        analysed.logic.export(tmp_path / "other", also=failing)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["result"]
+
+
+def test_a_run_prepared_computed_elsewhere_and_applied_is_a_run(
+        analysed: Analysed, phantom_files: dict[str, Path]) -> None:
+    """The Slicer panel reads inputs on the GUI thread, computes in a worker and applies on the GUI thread."""
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    nodes = logic.load_patient_folder(phantom_files["post"].parent)
+    job = logic.prepare(nodes["post"], nodes["day5"], SegmentRef(nodes["lesion"]), arrival=nodes["arrival"])
+    before = logic.scene.GetNumberOfNodes()
+    result = job.compute()
+    assert logic.scene.GetNumberOfNodes() == before, "computing touches no node"
+    outputs = logic.apply(job, result)
+    assert without_inputs(outputs.measures) == without_inputs(analysed.measures_after_run)
+    assert outputs.post is nodes["post"]
+    logic.scene.RemoveNode(nodes["post"])
+    with pytest.raises(InputError, match="removed from the scene"):
+        logic.apply(job, result)
 
 
 def test_exported_segmentation_reads_back_in_slicerio(exported: Path, analysed: Analysed) -> None:

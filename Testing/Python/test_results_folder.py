@@ -19,6 +19,7 @@ from IMRAnalysisLib.results_folder import (
     MARKER,
     check_output_folder,
     flatten_metrics,
+    replaceable_result_folder,
     staged_output_folder,
     write_metrics,
     write_text_atomic,
@@ -258,6 +259,21 @@ def test_overwrite_refuses_a_result_folder_holding_other_files(tmp_path: Path) -
     with pytest.raises(InputError, match=r"did not write \(notes.txt\)"):
         check_output_folder(out, overwrite=True)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_only_an_unchanged_result_folder_is_offered_for_replacing_with_its_files(tmp_path: Path) -> None:
+    """What a front end names in its "replace?" question: exactly the files an overwrite would remove."""
+    out = tmp_path / "out"
+    make_old_results(out)
+    assert replaceable_result_folder(out) == ["metrics.json", "sub/overview.png"]
+    (out / "notes.txt").write_text("mine")
+    assert replaceable_result_folder(out) is None
+    users = tmp_path / "users"
+    users.mkdir()
+    assert replaceable_result_folder(users) is None
+    assert replaceable_result_folder(tmp_path / "missing") is None
+    (tmp_path / "link").symlink_to(out)
+    assert replaceable_result_folder(tmp_path / "link") is None
 
 
 def test_output_folder_may_not_hold_an_input_nor_lie_in_an_input_folder(tmp_path: Path) -> None:
