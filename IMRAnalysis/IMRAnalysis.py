@@ -5,15 +5,18 @@ needs packages Slicer does not bundle, so it is imported inside methods, after t
 user has agreed to install what is missing, never when Slicer loads this file.
 """
 
+import datetime
 import json
 import logging
 import os
 import pathlib
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import qt
 import slicer
 import vtk
 from slicer import (
@@ -39,6 +42,8 @@ SEGMENT_EDITOR_SINGLETON_TAG = "IMRAnalysisSegmentEditor"
 SCENE_BUNDLE_NAME = "IMRAnalysis-scene.mrb"
 ASYMMETRY_OPACITY = 0.5
 FILLED_SEGMENTS = {"Lesion": False, "IMR": True, "Hyperperfusion": True, "Exclusion": False}
+PATIENT_LABEL_LENGTH = 60
+RUN_POLL_MS = 100  # how often the panel looks at a run in its worker thread
 BADGE_COLOURS = {"significant": "#c62828", "not significant": "#2e7d32", "not assessable": "#616161"}
 
 
@@ -106,12 +111,17 @@ def registerSampleData() -> None:
 
 
 def loadSamplePatientFromSampleData(source: Any) -> None:
-    """Sample Data button: ``source`` only names the local folder, so the loader makes the files itself."""
-    logic = IMRAnalysisLogic()
-    with slicer.util.tryWithErrorDisplay(_("Could not create the sample patient."), waitCursor=True):
-        logic.ensureDependencies(confirm=confirmInstall)
-        logic.loadSamplePatient(logic.getParameterNode())
+    """Sample Data button: the panel's own Load sample, so the inputs are known by their files and shown."""
     slicer.util.selectModule("IMRAnalysis")
+    slicer.modules.IMRAnalysisWidget.onLoadSample()
+
+
+def nodeCreationSignal(selector: Any) -> str:
+    """The selector's signal for a node the user created: Slicer >= 5.12 has one emitted once per creation;
+    5.10's ``nodeAddedByUser`` fires twice for one "Create new", so its slot must be idempotent."""
+    if hasattr(selector, "nodeAddedByUserAction"):
+        return "nodeAddedByUserAction(vtkMRMLNode*)"
+    return "nodeAddedByUser(vtkMRMLNode*)"
 
 
 def confirmInstall(question: str) -> bool:
@@ -188,8 +198,8 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = None
         self._parameterNode = None
         self._parameterNodeGuiTag = None
-        self._running = False
-        self._cancelRequested = False
+        self._run = None  # the BackgroundRun under way, polled by _runTimer
+        self._runTimer = None
 
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
@@ -203,6 +213,9 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self._connectButtons()
+        self._runTimer = qt.QTimer()
+        self._runTimer.setInterval(RUN_POLL_MS)
+        self._runTimer.connect("timeout()", self._pollRun)
         self.initializeParameterNode()
 
     def _setupSegmentEditor(self) -> None:
@@ -220,8 +233,8 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         for pathLineEdit in self._dscPathLineEdits().values():
             pathLineEdit.connect("currentPathChanged(QString)", self._updateButtonStates)
         ui.perfusionMapComboBox.connect("activated(int)", self.onPerfusionMapChosen)
-        ui.lesionSegmentationSelector.connect("nodeAddedByUser(vtkMRMLNode*)", lambda node: self.onMaskCreated(node, "Lesion"))
-        ui.exclusionSegmentationSelector.connect("nodeAddedByUser(vtkMRMLNode*)", lambda node: self.onMaskCreated(node, "Exclusion"))
+        for selector, segmentName in ((ui.lesionSegmentationSelector, "Lesion"), (ui.exclusionSegmentationSelector, "Exclusion")):
+            selector.connect(nodeCreationSignal(selector), lambda node, name=segmentName: self.onMaskCreated(node, name))
         ui.editLesionButton.connect("clicked(bool)", self.onEditLesion)
         ui.editExclusionButton.connect("clicked(bool)", self.onEditExclusion)
         ui.editResultMasksButton.connect("clicked(bool)", self.onEditResultMasks)
@@ -235,6 +248,10 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ui.exportButton.connect("clicked(bool)", self.onExportButton)
 
     def cleanup(self) -> None:
+        """Slicer is closing: a run still going is cancelled; its thread dies with the process."""
+        if self._run is not None:
+            self._run.cancel()
+            self._runTimer.stop()
         self.removeObservers()
 
     def enter(self) -> None:
@@ -250,7 +267,9 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(None)
 
     def onSceneStartClose(self, caller, event) -> None:
-        """The parameter node and every result die with the scene."""
+        """The parameter node and every result die with the scene; a run under way is cancelled."""
+        if self._run is not None:
+            self._run.cancel()
         self.setParameterNode(None)
         self.logic.forgetResults()
         self.ui.segmentEditorWidget.setSegmentationNode(None)
@@ -284,7 +303,7 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         node = self._parameterNode
         if node is None:
             return
-        idle = not self._running
+        idle = not self.isRunning()
         results = idle and self.logic.hasResults()
         self.ui.applyButton.enabled = idle and bool(node.postVolume and node.day5Volume and node.lesionSegmentation)
         self.ui.computeFromDscButton.enabled = idle and bool(self._dscSeries())
@@ -395,58 +414,75 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # Parameters
 
     def onPerfusionMapChosen(self) -> None:
-        """The chosen map's impaired side: rCBV and rCBF lower than the mirror, Tmax longer."""
-        self._ensureDependencies()
+        """The chosen map's impaired side: rCBV and rCBF lower than the mirror, Tmax longer.
+
+        The parameters need no package Slicer lacks, so choosing a map never asks to install one.
+        """
         with slicer.util.tryWithErrorDisplay(_("Could not apply the defaults of the perfusion map.")):
             self.logic.applyMapDefaults(self._parameterNode)
 
     # Run
 
     def onApplyButton(self) -> None:
-        self._work(lambda: self.logic.run(self._parameterNode, self._reportProgress, self._isCancelRequested),
-                   _("IMR analysis failed."))
+        """Inputs are read and checked here; the analysis then runs in a thread that ``_pollRun`` follows."""
+        self._ensureDependencies()
+        with slicer.util.tryWithErrorDisplay(_("IMR analysis failed."), waitCursor=True):
+            self._run = self.logic.startRun(self._parameterNode)
+            self._setRunning()
+            self._runTimer.start()
 
-    def onRecomputeButton(self) -> None:
-        self._work(lambda: self.logic.recompute(self._parameterNode), _("Recomputing IMR failed."))
+    def isRunning(self) -> bool:
+        return self._run is not None
 
     def onCancelButton(self) -> None:
-        self._cancelRequested = True
-        self.ui.progressLabel.text = _("Cancelling...")
+        if self._run is not None:
+            self._run.cancel()
+            self.ui.progressLabel.text = _("Cancelling...")
 
-    def _work(self, analysis: Callable[[], Any], failure: str) -> None:
-        """Run ``analysis`` with the panel locked except Cancel; a cancelled run is not an error."""
-        self._ensureDependencies()
+    def _pollRun(self) -> None:
+        """Stage and progress while the thread works; its results go into the scene here, on the GUI thread.
+
+        A run goes on when the user leaves the module: its results land all the same.
+        """
         from IMRAnalysisLib.errors import AnalysisCancelled
 
-        self._setRunning(True)
-        try:
-            with slicer.util.tryWithErrorDisplay(failure, waitCursor=True):
-                try:
-                    outputs = analysis()
-                except AnalysisCancelled:
-                    self.ui.progressLabel.text = _("Analysis cancelled.")
-                    return
-                self._showResults(outputs)
-                self.ui.progressLabel.text = _("Done.")
-        finally:
-            self._setRunning(False)
+        status = self._run.status()
+        self.ui.progressBar.value = round(100 * status.fraction)
+        if not status.done:
+            if not self._run.cancel_requested:
+                self.ui.progressLabel.text = status.message
+            return
+        self._runTimer.stop()
+        run, self._run = self._run, None
+        self._setRunning()
+        with slicer.util.tryWithErrorDisplay(_("IMR analysis failed."), waitCursor=True):
+            try:
+                outputs = self.logic.finishRun(run)
+            except AnalysisCancelled:
+                self.ui.progressBar.value = 0
+                self.ui.progressLabel.text = _("Analysis cancelled: the scene is as it was.")
+                return
+            self._showResults(outputs)
+            self.ui.progressBar.value = self.ui.progressBar.maximum
+            self.ui.progressLabel.text = _("Done.")
 
-    def _setRunning(self, running: bool) -> None:
-        self._running = running
-        self._cancelRequested = False
+    def onRecomputeButton(self) -> None:
+        """Recomputing reuses the registration and takes about a second: it runs in the GUI thread."""
+        self._ensureDependencies()
+        with slicer.util.tryWithErrorDisplay(_("Recomputing IMR failed."), waitCursor=True):
+            self._showResults(self.logic.recompute(self._parameterNode))
+            self.ui.progressLabel.text = _("Done.")
+
+    def _setRunning(self) -> None:
+        """While a run is under way only Cancel acts: every input of the run is locked."""
+        running = self.isRunning()
         for section in (self.ui.inputsCollapsibleButton, self.ui.masksCollapsibleButton, self.ui.midlineCollapsibleButton,
                         self.ui.parametersCollapsibleButton, self.ui.exportCollapsibleButton):
             section.enabled = not running
         self.ui.cancelButton.enabled = running
-        self.ui.progressBar.maximum = 0 if running else 1  # 0: busy indicator, the stages have no known length
+        if running:
+            self.ui.progressBar.value = 0
         self._updateButtonStates()
-
-    def _reportProgress(self, message: str) -> None:
-        self.ui.progressLabel.text = message
-        slicer.app.processEvents()  # keeps the panel responsive, so that Cancel can be clicked
-
-    def _isCancelRequested(self) -> bool:
-        return self._cancelRequested
 
     def _ensureDependencies(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("IMR Analysis needs Python packages that are not installed.")):
@@ -458,7 +494,7 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """Verdict badge, and the slice views: post-EVT under the asymmetry map, IMR filled, lesion outlined."""
         self._showSignificance(outputs.measures)
         foregroundOpacity = ASYMMETRY_OPACITY if self.ui.showAsymmetryCheckBox.checked else 0.0
-        slicer.util.setSliceViewerLayers(background=self._parameterNode.postVolume, foreground=outputs.asymmetry,
+        slicer.util.setSliceViewerLayers(background=outputs.post, foreground=outputs.asymmetry,
                                          foregroundOpacity=foregroundOpacity)
         IMRAnalysisLogic.styleSegments(outputs.segmentation)
         IMRAnalysisLogic.showMidline(outputs.plane, self.ui.showMidlineCheckBox.checked)
@@ -478,15 +514,17 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # Export
 
     def onExportButton(self) -> None:
-        """Never replaces an existing result folder without asking."""
+        """A new result folder inside the chosen one; only an earlier result folder is replaced, after asking."""
         self._ensureDependencies()
-        folder = self._parameterNode.exportFolder
-        overwrite = folder.is_dir() and any(folder.iterdir())
-        if overwrite and not slicer.util.confirmYesNoDisplay(
-                _("{folder} already holds files. Replace them with these results?").format(folder=folder)):
-            return
+        chosen = self._parameterNode.exportFolder
         with slicer.util.tryWithErrorDisplay(_("Export failed."), waitCursor=True):
-            written = self.logic.exportResults(folder, overwrite=overwrite)
+            target, replaced = self.logic.exportTarget(chosen)
+            if replaced is not None and not slicer.util.confirmYesNoDisplay(
+                    _("{folder} holds IMR results exported earlier. Replace that folder and its {count} files "
+                      "({files}) with these results?").format(folder=target, count=len(replaced),
+                                                              files=", ".join(replaced))):
+                return
+            written = self.logic.exportResults(target, overwrite=replaced is not None)
             self.ui.progressLabel.text = _("Results written to {folder}").format(folder=written)
             self._rememberPaths(self.ui.exportFolderPathLineEdit)
 
@@ -504,6 +542,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         self._mrmlLogic = None
         self._outputs = None
         self._estimatedMidline = None
+        self._pending = None  # (parameter node, RunJob) of the run in a worker thread
 
     def getParameterNode(self) -> IMRAnalysisParameterNode:
         return IMRAnalysisParameterNode(super().getParameterNode())
@@ -669,13 +708,36 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
 
     def run(self, parameterNode: IMRAnalysisParameterNode, progress: Callable[[str], None] | None = None,
             cancel: Callable[[], bool] | None = None):
-        """The whole analysis of the selected patient; returns ``MrmlOutputs`` and records them in the node."""
+        """The whole analysis of the selected patient, in this thread (scripts); returns ``MrmlOutputs``."""
+        job = self._prepare(parameterNode)
+        return self._apply(parameterNode, job, job.compute(progress or logging.info, cancel))
+
+    def startRun(self, parameterNode: IMRAnalysisParameterNode):
+        """The analysis in a worker thread (a ``BackgroundRun``); inputs are read and checked before it starts.
+
+        ``finishRun`` then puts the results into the scene, from the thread that owns it.
+        """
+        from IMRAnalysisLib.background import BackgroundRun
+        from IMRAnalysisLib.pipeline import RUN_STAGES
+
+        job = self._prepare(parameterNode)
+        self._pending = (parameterNode, job)
+        return BackgroundRun(job.compute, RUN_STAGES).start()
+
+    def finishRun(self, run):
+        """Results of a finished ``startRun`` into the scene; raises ``AnalysisCancelled`` for a cancelled run."""
+        pending, self._pending = self._pending, None
+        result = run.outcome()  # a run cancelled by a scene close raises here, before its nodes are used
+        parameterNode, job = pending
+        return self._apply(parameterNode, job, result)
+
+    def _prepare(self, parameterNode: IMRAnalysisParameterNode):
         from IMRAnalysisLib.mrml_logic import SegmentRef
 
         if not (parameterNode.postVolume and parameterNode.day5Volume and parameterNode.lesionSegmentation):
             raise ValueError(_("Select the post-EVT map, the day-5 map and the lesion segmentation."))
         exclusion = parameterNode.exclusionSegmentation
-        outputs = self._mrml().run(
+        return self._mrml().prepare(
             parameterNode.postVolume,
             parameterNode.day5Volume,
             SegmentRef(parameterNode.lesionSegmentation),
@@ -683,9 +745,10 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
             arrival=parameterNode.arrivalVolume,
             parameters=self.analysisParameters(parameterNode),
             flags=self.patientFlags(parameterNode),
-            progress=progress or logging.info,
-            cancel=cancel or (lambda: False),
         )
+
+    def _apply(self, parameterNode: IMRAnalysisParameterNode, job, result):
+        outputs = self._mrml().apply(job, result)
         self._estimatedMidline = self._planePose(outputs.plane)
         return self._keep(parameterNode, outputs)
 
@@ -707,6 +770,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         self._mrmlLogic = None
         self._outputs = None
         self._estimatedMidline = None
+        self._pending = None
 
     def resetMidline(self) -> None:
         """Put the plane back where the analysis estimated it."""
@@ -715,13 +779,41 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         self._outputs.plane.SetOriginWorld(origin)
         self._outputs.plane.SetNormalWorld(normal)
 
+    def exportTarget(self, chosen: pathlib.Path, now: datetime.datetime | None = None) -> tuple:
+        """Where Export writes for the folder the user chose, and the files it would replace (None: nothing).
+
+        The chosen folder is replaced only when it is itself a result folder of this module;
+        otherwise a new folder named after the patient and the time is made inside it, and
+        nothing of the user's is touched.
+        """
+        from IMRAnalysisLib.results_folder import replaceable_result_folder
+
+        chosen = pathlib.Path(chosen)
+        replaced = replaceable_result_folder(chosen)
+        if replaced is not None:
+            return chosen, replaced
+        stamp = (now or datetime.datetime.now()).strftime("%Y%m%d-%H%M%S")
+        base = f"IMR_{self.patientLabel()}_{stamp}"
+        target, copy = chosen / base, 1
+        while target.exists() or target.is_symlink():
+            copy += 1
+            target = chosen / f"{base}-{copy}"
+        return target, None
+
+    def patientLabel(self) -> str:
+        """The patient folder's name (the post-EVT map's folder), else the map's node name; safe as a file name."""
+        post = pathlib.Path(str(self.measures()["inputs"]["post"]))
+        label = post.parent.name if post.parent.name else post.name
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("._")[:PATIENT_LABEL_LENGTH] or "patient"
+
     def exportResults(self, folder: pathlib.Path, overwrite: bool = False) -> pathlib.Path:
-        """The result folder, then a scene bundle in it that reopens the whole review in Slicer."""
-        written = pathlib.Path(self._requireResults().export(folder, overwrite=overwrite))
-        bundle = written / SCENE_BUNDLE_NAME
-        if not slicer.util.saveScene(str(bundle)):
-            raise RuntimeError(_("Could not save the scene bundle {path}").format(path=bundle))
-        return written
+        """The result folder with a scene bundle that reopens the whole review in Slicer, written as one."""
+        def saveBundle(staging: pathlib.Path) -> None:
+            bundle = staging / SCENE_BUNDLE_NAME
+            if not slicer.util.saveScene(str(bundle)):
+                raise RuntimeError(_("Could not save the scene bundle {path}").format(path=bundle))
+
+        return pathlib.Path(self._requireResults().export(folder, overwrite=overwrite, also=saveBundle))
 
     def _mrml(self):
         if self._mrmlLogic is None:
@@ -792,14 +884,11 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def runTest(self) -> None:
-        self.setUp()
-        self.test_SampleDataIsRegistered()
-        self.setUp()
-        self.test_PanelBindsParameterNode()
-        self.setUp()
-        self.test_PhantomWorkflow()
-        self.setUp()
-        self.test_DscSeriesInputs()
+        for test in (self.test_SampleDataIsRegistered, self.test_PanelBindsParameterNode, self.test_MaskFromSelector,
+                     self.test_PhantomWorkflow, self.test_CancelDuringRegistration, self.test_SampleDataButton,
+                     self.test_DscSeriesInputs):
+            self.setUp()
+            test()
 
     def test_SampleDataIsRegistered(self) -> None:
         import SampleData
@@ -818,12 +907,28 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         self.assertEqual(parameterNode.direction, "increase")
         self.assertFalse(widget.ui.applyButton.enabled, "Apply needs the inputs")
 
+    def test_MaskFromSelector(self) -> None:
+        """"Create new segmentation" in the lesion selector gives one segment named Lesion, also when Slicer 5.10
+        signals the creation a second time."""
+        widget, parameterNode, _truth = self._panelWithSamplePatient()
+        selector = widget.ui.lesionSegmentationSelector
+        created = selector.addNode()
+        if nodeCreationSignal(selector).startswith("nodeAddedByUser("):
+            widget.onMaskCreated(created, "Lesion")  # 5.10's second signal for the same creation
+        self.assertIs(parameterNode.lesionSegmentation, created)
+        segmentation = created.GetSegmentation()
+        self.assertEqual(segmentation.GetNumberOfSegments(), 1)
+        self.assertEqual(segmentation.GetNthSegment(0).GetName(), "Lesion")
+        self.delayDisplay("Test passed")
+
     def test_PhantomWorkflow(self) -> None:
         """Apply, edit, Recompute and Export through the panel; IMR within 15 % or 0.5 mL of the truth."""
         widget, parameterNode, truth = self._panelWithSamplePatient()
         logic = widget.logic
 
         widget.ui.applyButton.click()
+        self.assertTrue(widget.isRunning(), "the analysis runs in the background")
+        self._waitForRun(widget)
         self.assertTrue(logic.hasResults(), "the analysis did not finish: see the log")
         measures = logic.measures()
         self.assertEqual(measures["status"], "assessable")
@@ -837,13 +942,51 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         edited = logic.measures()["imr_volume_ml"]
         self.assertLess(edited, 0.5 * measures["imr_volume_ml"])
 
-        parameterNode.exportFolder = pathlib.Path(tempfile.mkdtemp()) / "results"
+        usersFolder = pathlib.Path(tempfile.mkdtemp())  # a folder of the user's, with their own file in it
+        (usersFolder / "notes.txt").write_text("the user's notes")
+        parameterNode.exportFolder = usersFolder
         widget.ui.exportButton.click()
+        self.assertEqual((usersFolder / "notes.txt").read_text(), "the user's notes")
+        written = [path for path in usersFolder.iterdir() if path.is_dir()]
+        self.assertEqual(len(written), 1, "one new result folder inside the chosen one")
         for name in ("metrics.json", "Segmentation.seg.nrrd", "asymmetry_percent.nrrd", "midline.json", SCENE_BUNDLE_NAME):
-            self.assertTrue((parameterNode.exportFolder / name).is_file(), name)
-        metrics = json.loads((parameterNode.exportFolder / "metrics.json").read_text())
+            self.assertTrue((written[0] / name).is_file(), name)
+        metrics = json.loads((written[0] / "metrics.json").read_text())
         self.assertAlmostEqual(metrics["imr_volume_ml"], edited, places=6)
-        shutil.rmtree(parameterNode.exportFolder.parent)
+        shutil.rmtree(usersFolder)
+        self.delayDisplay("Test passed")
+
+    def test_CancelDuringRegistration(self) -> None:
+        """Cancel acts within about a second and leaves the scene as it was."""
+        import time
+
+        widget, parameterNode, _truth = self._panelWithSamplePatient()
+        nodesBefore = slicer.mrmlScene.GetNumberOfNodes()
+        widget.ui.applyButton.click()
+        self._waitForRun(widget, until=lambda: not widget.isRunning() or "registering" in widget.ui.progressLabel.text)
+        self.assertTrue(widget.isRunning(), "the run ended before its registration")
+        clicked = time.monotonic()
+        widget.ui.cancelButton.click()
+        self._waitForRun(widget)
+        self.assertLess(time.monotonic() - clicked, 2.0)
+        self.assertIn("cancelled", widget.ui.progressLabel.text)
+        self.assertFalse(widget.logic.hasResults())
+        self.assertEqual(slicer.mrmlScene.GetNumberOfNodes(), nodesBefore)
+        self.assertTrue(widget.ui.applyButton.enabled)
+        self.delayDisplay("Test passed")
+
+    def test_SampleDataButton(self) -> None:
+        """The Sample Data entry loads through the panel: its inputs are files, shown in the slice views."""
+        loadSamplePatientFromSampleData(None)
+        widget = slicer.modules.IMRAnalysisWidget
+        parameterNode = widget.logic.getParameterNode()
+        self.assertTrue(parameterNode.postVolume and parameterNode.day5Volume and parameterNode.lesionSegmentation)
+        background = slicer.app.layoutManager().sliceWidget("Red").sliceLogic().GetSliceCompositeNode().GetBackgroundVolumeID()
+        self.assertEqual(background, parameterNode.postVolume.GetID())
+        widget.ui.applyButton.click()
+        self._waitForRun(widget)
+        post = pathlib.Path(widget.logic.measures()["inputs"]["post"])
+        self.assertTrue(post.is_file(), post)
         self.delayDisplay("Test passed")
 
     def test_DscSeriesInputs(self) -> None:
@@ -862,6 +1005,7 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         self.assertEqual(parameterNode.postVolume.GetName(), "post-EVT rCBV (from DSC)")
         self.assertEqual(parameterNode.day5Volume.GetName(), "day-5 rCBV (from DSC)")
         widget.ui.applyButton.click()
+        self._waitForRun(widget)
         self.assertTrue(logic.hasResults(), "the analysis did not finish: see the log")
         measures = logic.measures()
         self.assertTrue(pathlib.Path(measures["inputs"]["post"]).samefile(seriesFolder / "post_dsc.nrrd"))
@@ -888,6 +1032,19 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         folder = widget.logic.loadSamplePatient(parameterNode)
         self.delayDisplay("Sample patient loaded")
         return widget, parameterNode, json.loads((folder / "truth.json").read_text())["imr_volume_ml"]
+
+    @staticmethod
+    def _waitForRun(widget: IMRAnalysisWidget, until: Callable[[], bool] | None = None, timeout: float = 300.0) -> None:
+        """Let the panel's timer follow the background run until ``until`` (default: the run ended)."""
+        import time
+
+        until = until or (lambda: not widget.isRunning())
+        deadline = time.monotonic() + timeout
+        while not until():
+            if time.monotonic() > deadline:
+                raise AssertionError("the analysis did not end in time")
+            slicer.app.processEvents()
+            time.sleep(0.02)
 
     @staticmethod
     def _removeImrFromLesion(segmentationNode: vtkMRMLSegmentationNode, referenceVolume: vtkMRMLScalarVolumeNode) -> None:

@@ -26,6 +26,9 @@ UI_FILE = "IMRAnalysis/Resources/UI/IMRAnalysis.ui"
 ICON_FILE = "IMRAnalysis/Resources/Icons/IMRAnalysis.png"
 REQUIREMENTS_FILE = "IMRAnalysis/Resources/requirements.txt"
 INDEX_FILE = "IMRAnalysis.json"
+WORKFLOW_FILE = ".github/workflows/slicer-selftest.yml"
+# The Slicer releases the self-test runs on: the oldest supported one, and the latest stable
+SELFTEST_QUERIES = {"os=linux&stability=release&version=5.10.0", "os=linux&stability=release"}
 
 # Extensions Index catalog entry schema v1.0.1 (Slicer/Slicer Schemas/): properties and required keys,
 # plus the optional keys this entry is meant to carry.
@@ -266,6 +269,29 @@ def cmake_version_problems(root: Path) -> list[str]:
     return [] if found == ("3.20.6", "3.22.6") else [f"cmake_minimum_required range is {found}, not 3.20.6...3.22.6"]
 
 
+def selftest_problems(root: Path) -> list[str]:
+    """``runTest`` runs every ``test_*`` method of the self-test, so none is silently skipped in Slicer."""
+    test_class = next(node for node in module_tree(root).body
+                      if isinstance(node, ast.ClassDef) and node.name == "IMRAnalysisTest")
+    defined = {node.name for node in test_class.body if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")}
+    run_test = next(node for node in test_class.body if isinstance(node, ast.FunctionDef) and node.name == "runTest")
+    called = {node.attr for node in ast.walk(run_test) if isinstance(node, ast.Attribute)}
+    return [f"runTest never runs {name}" for name in sorted(defined - called)]
+
+
+def workflow_problems(root: Path) -> list[str]:
+    """The GitHub workflow downloads each Slicer release of the matrix and runs the self-test on it."""
+    text = (root / WORKFLOW_FILE).read_text(encoding="utf-8")
+    queries = set(re.findall(r'query: "([^"]+)"', text))
+    problems = [f"{WORKFLOW_FILE} does not test Slicer with {query}" for query in sorted(SELFTEST_QUERIES - queries)]
+    for needed in ("download.slicer.org/download?${{ matrix.query }}", "runUnitTest(", "xvfb-run"):
+        if needed not in text:
+            problems.append(f"{WORKFLOW_FILE} lacks {needed}")
+    if "--no-main-window" in text:
+        problems.append(f"{WORKFLOW_FILE} runs Slicer without the main window the self-test needs")
+    return problems
+
+
 def icon_problems(root: Path) -> list[str]:
     data = (root / ICON_FILE).read_bytes()
     if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
@@ -330,6 +356,8 @@ CHECKS: dict[str, Callable[[Path], list[str]]] = {
     "custom widgets": custom_widget_problems,
     "path history": path_history_problems,
     "cmake version": cmake_version_problems,
+    "self-test": selftest_problems,
+    "workflow": workflow_problems,
     "icon": icon_problems,
     "index entry": index_entry_problems,
     "lazy imports": lazy_import_problems,
@@ -393,6 +421,12 @@ BREAKAGES: list[tuple[str, str, Callable[[Path], None]]] = [
      lambda root: replace_in(root / MODULE_FILE, "self._rememberPaths(self.ui.exportFolderPathLineEdit)", "pass")),
     ("cmake version", "older policy range",
      lambda root: replace_in(root / "CMakeLists.txt", "3.20.6...3.22.6", "3.16.3...3.19.7")),
+    ("self-test", "a test method runTest forgets",
+     lambda root: replace_in(root / MODULE_FILE, "self.test_CancelDuringRegistration, ", "")),
+    ("workflow", "Slicer 5.10 dropped from the matrix",
+     lambda root: replace_in(root / WORKFLOW_FILE, "&version=5.10.0", "")),
+    ("workflow", "no main window",
+     lambda root: replace_in(root / WORKFLOW_FILE, "--no-splash", "--no-splash --no-main-window")),
     ("icon", "64 pixels wide", lambda root: set_icon_width(root / ICON_FILE, 64)),
     ("index entry", "category missing", lambda root: replace_in(root / INDEX_FILE, '"category"', '"categories"')),
     ("lazy imports", "library imported at load time",
@@ -407,7 +441,8 @@ def repository_copy(tmp_path: Path) -> Path:
     """The files the checks read, copied so that they can be broken."""
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copytree(ROOT / "IMRAnalysis", tmp_path / "IMRAnalysis", ignore=ignore)
-    for name in ("CMakeLists.txt", INDEX_FILE):
+    for name in ("CMakeLists.txt", INDEX_FILE, WORKFLOW_FILE):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / name, tmp_path / name)
     return tmp_path
 
