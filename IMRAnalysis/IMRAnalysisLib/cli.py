@@ -8,6 +8,7 @@ user error, 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, 1 only for a genuine
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import signal
 import sys
@@ -24,7 +25,6 @@ from . import __version__
 from .cohort.command import add_cohort_parser, command_cohort
 from .dsc_cli import DSC_MAPS, add_perfusion_parser, add_timing_options, command_perfusion, map_from_dsc
 from .errors import AnalysisCancelled, InputError
-from .export import export_results
 from .image_io import (check_map, dicom_series, read_map, read_mask, require_distinct, require_inside,
                        require_overlap)
 from .measures import HEADLINE_MEASURES
@@ -314,13 +314,26 @@ def _input_paths(args: argparse.Namespace) -> list[str]:
     return paths + (args.midline if args.midline and len(args.midline) == 1 else [])
 
 
+def _load_export_meanwhile() -> None:
+    """Import the export layer in a thread while the analysis runs.
+
+    Its matplotlib import is the slowest of a run (about half a second); the registration
+    it overlaps runs in SimpleITK without the interpreter lock. Importing it again later
+    waits for this import to end.
+    """
+    threading.Thread(target=importlib.import_module, args=(f"{__package__}.export",), daemon=True).start()
+
+
 def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     """Parsed ``run`` arguments -> the patient's result folder; the measures (the one path cohorts share)."""
     out = Path(args.out)
     check_output_folder(out, args.overwrite, _input_paths(args))
     series = _series_uids(args)
+    _load_export_meanwhile()
     result, inputs = _analyse(args, say, series)
     recorded = {**inputs.sources, **{f"{name}_series_uid": uid for name, uid in series.items()}}
+    from .export import export_results
+
     export_results(out, result, args.overwrite, {"inputs": recorded}, _input_paths(args))
     return result.measures
 
@@ -332,6 +345,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 def command_demo(args: argparse.Namespace) -> int:
     """Phantom inputs into OUT/phantom, results into OUT/results, truth beside the answer."""
+    from .export import export_results
     from .phantom import PRESETS, make_phantom
 
     if args.preset not in PRESETS:

@@ -10,18 +10,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import SimpleITK as sitk
 
 from .dsc_deconvolution import METHODS
-from .dsc_io import DscSeries, read_dsc
-from .dsc_maps import UNITS, perfusion_maps
 from .errors import InputError
-from .dsc_dicom import ROLE
 from .image_io import dicom_series, read_mask
 from .option_types import finite_float, role_and_uid, series_by_role
 from .results_folder import check_output_folder, staged_output_folder
+
+if TYPE_CHECKING:
+    from .dsc_io import DscSeries
 
 
 DSC_MAPS = {"rcbv": "rcbv", "rcbf": "cbf", "tmax": "tmax"}  # `run --map` -> perfusion map name
@@ -33,6 +34,9 @@ def map_from_dsc(path: str, te: float | None, tr: float | None, name: str, serie
     rCBF is the absolute CBF map: its mirror ratio is the same whatever the scale.
     Negative values, deconvolution noise where there is no perfusion (CSF), become 0.
     """
+    from .dsc_io import read_dsc  # the DSC modules load pydicom and scipy.integrate: only when a series is given
+    from .dsc_maps import perfusion_maps
+
     image = perfusion_maps(read_dsc(path, te, tr, series)).image(DSC_MAPS[name])
     return sitk.Threshold(image, lower=0.0, upper=float(np.finfo(np.float32).max), outsideValue=0.0)
 
@@ -76,6 +80,9 @@ def _series_mask(path: str, role: str, series: DscSeries) -> np.ndarray:
 
 def command_perfusion(args: argparse.Namespace) -> int:
     from .cli import Reporter  # imported here: cli imports this module to register the command
+    from .dsc_dicom import ROLE
+    from .dsc_io import read_dsc
+    from .dsc_maps import UNITS, perfusion_maps
 
     say = Reporter(args.quiet)
     out = Path(args.out)
