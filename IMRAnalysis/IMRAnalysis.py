@@ -810,8 +810,14 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         """The result folder with a scene bundle that reopens the whole review in Slicer, written as one."""
         def saveBundle(staging: pathlib.Path) -> None:
             bundle = staging / SCENE_BUNDLE_NAME
-            if not slicer.util.saveScene(str(bundle)):
-                raise RuntimeError(_("Could not save the scene bundle {path}").format(path=bundle))
+            scene = slicer.mrmlScene
+            url, rootDirectory = scene.GetURL(), scene.GetRootDirectory()
+            try:
+                if not slicer.util.saveScene(str(bundle)):
+                    raise RuntimeError(_("Could not save the scene bundle {path}").format(path=bundle))
+            finally:  # the staging folder is renamed away: File > Save must not point into it
+                scene.SetURL(url)
+                scene.SetRootDirectory(rootDirectory)
 
         return pathlib.Path(self._requireResults().export(folder, overwrite=overwrite, also=saveBundle))
 
@@ -912,9 +918,9 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
         signals the creation a second time."""
         widget, parameterNode, _truth = self._panelWithSamplePatient()
         selector = widget.ui.lesionSegmentationSelector
-        created = selector.addNode()
-        if nodeCreationSignal(selector).startswith("nodeAddedByUser("):
-            widget.onMaskCreated(created, "Lesion")  # 5.10's second signal for the same creation
+        created = selector.addNode()  # signals nodeAddedByUser once, never nodeAddedByUserAction
+        # what "Create new" adds: nodeAddedByUserAction on 5.12+, 5.10's second nodeAddedByUser
+        widget.onMaskCreated(created, "Lesion")
         self.assertIs(parameterNode.lesionSegmentation, created)
         segmentation = created.GetSegmentation()
         self.assertEqual(segmentation.GetNumberOfSegments(), 1)
