@@ -13,7 +13,8 @@ from .asymmetry import AsymmetryMaps
 from .imr import Segments, voxel_volume_ml
 from .midline import MidlineResult
 from .parameters import AnalysisParameters, PatientFlags
-from .registration import RegistrationResult
+from .alignment_check import STEP_DEG
+from .registration import MIN_RELATIVE_CORRELATION, RegistrationResult
 
 _DECIMALS = 4
 _TIMEPOINT_NAMES = {"day5": "day-5", "arrival": "arrival"}
@@ -63,9 +64,14 @@ def _registration_findings(registrations: dict[str, RegistrationResult], referen
         timepoint = _TIMEPOINT_NAMES.get(name, name)
         what = f"{timepoint} registration failed" if result.registered else (
             f"{timepoint} map is not aligned with post-EVT (registration off)")
-        sentence = (f"the {what}: the two correlate {result.correlation:.2f} in the brain,"
-                    f" {result.relative_correlation(reference):.2f} of the post-EVT map's {reference:.2f} with its"
-                    " own mirror")
+        relative = result.relative_correlation(reference)
+        if relative is not None and relative < MIN_RELATIVE_CORRELATION:
+            evidence = (f"the two correlate {result.correlation:.2f} in the brain, {relative:.2f} of the post-EVT"
+                        f" map's {reference:.2f} with its own mirror")
+        else:
+            evidence = (f"a pose one voxel or {STEP_DEG:g} degree away matches post-EVT better (mutual information"
+                        f" +{result.nearby_gain:.3f}), so the maps are off by more than a voxel")
+        sentence = f"the {what}: {evidence}"
         if name in carrying:
             reasons.append(sentence + ", so the masks drawn on it would land in the wrong place")
         else:

@@ -23,6 +23,7 @@ from typing import Callable, Literal
 import numpy as np
 import SimpleITK as sitk
 
+from .alignment_check import better_pose_gain
 from .errors import AnalysisCancelled
 from .image_io import voxel_points
 
@@ -46,6 +47,12 @@ class RegistrationResult:
     correlation: float
     metric: float | None
     registered: bool
+    # mutual information a pose one voxel or one degree away adds (alignment_check); above 0 the
+    # maps are off by more than a voxel although they may correlate well
+    nearby_gain: float | None = None
+
+    def better_pose_nearby(self) -> bool:
+        return self.nearby_gain is not None and self.nearby_gain > 0.0
 
     def relative_correlation(self, reference: float) -> float | None:
         """The correlation over ``reference``, the post-EVT map's with its own mirror (None
@@ -56,7 +63,7 @@ class RegistrationResult:
         """The maps do not line up: the registration failed, or, when it is off, the inputs
         were not aligned."""
         relative = self.relative_correlation(reference)
-        return relative is not None and relative < MIN_RELATIVE_CORRELATION
+        return (relative is not None and relative < MIN_RELATIVE_CORRELATION) or self.better_pose_nearby()
 
     def quality(self, reference: float) -> dict[str, float | bool | None]:
         """The figures a reader checks: correlation of the aligned maps in the brain, also
@@ -67,6 +74,7 @@ class RegistrationResult:
             "correlation": round(self.correlation, 4),
             "relative_correlation": None if relative is None else round(relative, 4),
             "mutual_information": None if self.metric is None else round(-self.metric, 4),
+            "better_pose_nearby_gain": None if self.nearby_gain is None else round(self.nearby_gain, 4),
         }
 
 
@@ -281,10 +289,12 @@ def align_to_post(
     cancel: Cancel | None = None,
 ) -> RegistrationResult:
     """Register ``moving`` onto ``post`` (or take identity when disabled) and grade it."""
+    fit_mask = metric_mask(brain_mask)
     if enabled:
-        transform, metric = register_rigid(post, moving, metric_mask(brain_mask), seed=seed, cancel=cancel)
+        transform, metric = register_rigid(post, moving, fit_mask, seed=seed, cancel=cancel)
     else:
         transform, metric = sitk.Euler3DTransform(), None
     aligned = resample_onto(sitk.Cast(moving, sitk.sitkFloat32), post, transform)
     mask = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
-    return RegistrationResult(transform, correlation_in_mask(post, aligned, mask), metric, enabled)
+    return RegistrationResult(transform, correlation_in_mask(post, aligned, mask), metric, enabled,
+                              better_pose_gain(post, moving, fit_mask, transform))

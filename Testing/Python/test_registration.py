@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from IMRAnalysisLib.alignment_check import better_pose_gain
 from IMRAnalysisLib.brain_mask import automatic_brain_mask
 from IMRAnalysisLib.errors import AnalysisCancelled
 from IMRAnalysisLib.image_io import voxel_points
@@ -16,7 +17,7 @@ from IMRAnalysisLib.midline import symmetry_correlation
 from IMRAnalysisLib.parameters import AnalysisParameters
 from IMRAnalysisLib.phantom import PhantomPatient, Pose
 from IMRAnalysisLib.pipeline import AnalysisInputs, run_analysis
-from IMRAnalysisLib.registration import MIN_RELATIVE_CORRELATION, align_to_post, register_rigid
+from IMRAnalysisLib.registration import MIN_RELATIVE_CORRELATION, align_to_post, metric_mask, register_rigid
 from phantom_cases import GENERATORS, GRIDS, phantom_patient
 
 
@@ -119,3 +120,55 @@ def test_maps_left_unaligned_with_registration_off_are_reported(default_phantom:
     assert warning.endswith("check its overlay before using it")
     registered = run_analysis(inputs).measures
     assert registered["status"] == "assessable" and not registered["warnings"]
+
+
+# --- registrations off by a few millimetres are reported, correct ones are not ----------------
+
+OFFSETS = {  # (shift in mm, turn in degrees), each in its own direction: max errors of 2-5 mm over the brain
+    "2 mm": ((2.0, 0.0, 0.0), (0.0, 0.0, 0.0)), "3 mm": ((0.0, -2.1, 2.1), (0.0, 0.0, 0.0)),
+    "1.5 degrees": ((0.0, 0.0, 0.0), (0.0, 1.5, 0.0)), "2 mm and 2 degrees": ((-1.2, 1.2, 1.2), (1.2, 0.0, 1.6)),
+    "5 mm": ((0.0, 5.0, 0.0), (0.0, 0.0, 0.0)),
+}
+
+
+def _moved(transform: sitk.Transform, shift_mm: tuple, turn_deg: tuple) -> sitk.Euler3DTransform:
+    moved = sitk.Euler3DTransform(transform)
+    parameters = np.add(moved.GetParameters(), np.r_[np.radians(turn_deg), shift_mm])
+    moved.SetParameters(parameters.tolist())
+    return moved
+
+
+def _max_error_mm(a: sitk.Transform, b: sitk.Transform, points: np.ndarray) -> float:
+    return max(np.linalg.norm(np.subtract(a.TransformPoint(p), b.TransformPoint(p))) for p in points.tolist())
+
+
+@pytest.mark.parametrize("grid", GRIDS)
+@pytest.mark.parametrize("generator", GENERATORS)
+def test_a_registration_off_by_two_to_five_mm_has_a_better_pose_nearby(generator: str, grid: str) -> None:
+    """The correlation cannot tell 2 mm off from noise; a better fit one voxel away can, at 15 % noise."""
+    patient = phantom_patient(generator, grid, noise=0.15, seed=3)
+    brain = automatic_brain_mask(patient.post)
+    points = voxel_points(patient.post, sitk.GetArrayViewFromImage(brain).astype(bool))[::50]
+    found = align_to_post(patient.post, patient.day5, brain)
+    assert found.nearby_gain < 0.0 and not found.better_pose_nearby()
+    fit_mask = metric_mask(brain)
+    for name, (shift, turn) in OFFSETS.items():
+        off = _moved(found.transform, shift, turn)
+        assert 1.9 <= _max_error_mm(off, found.transform, points) <= 5.5, name
+        assert better_pose_gain(patient.post, patient.day5, fit_mask, off) > 0.0, name
+
+
+def test_maps_two_mm_apart_taken_as_aligned_make_imr_not_assessable(default_phantom: PhantomPatient) -> None:
+    """Day 5 sampled 2 mm off the post-EVT map and used as it is: the lesion it carries would
+    land 2 mm off, so IMR is not assessable, and the reason says why."""
+    post = default_phantom.post
+    day5 = sitk.Resample(post, post, sitk.TranslationTransform(3, (0.0, 2.0, 0.0)), sitk.sitkLinear, 0.0)
+    inputs = AnalysisInputs(post=post, day5=day5, lesion=sitk.Resample(default_phantom.lesion, post))
+    measures = run_analysis(inputs, AnalysisParameters(registration=False)).measures
+    assert measures["status"] == "not assessable"
+    assert "day-5 map is not aligned with post-EVT (registration off): a pose one voxel" in (
+        measures["not_assessable_reason"])
+    assert measures["registration"]["day5"]["relative_correlation"] > MIN_RELATIVE_CORRELATION
+    assert measures["registration"]["day5"]["better_pose_nearby_gain"] > 0.0
+    aligned = AnalysisInputs(post=post, day5=sitk.Image(post), lesion=inputs.lesion)
+    assert run_analysis(aligned, AnalysisParameters(registration=False)).measures["status"] == "assessable"
