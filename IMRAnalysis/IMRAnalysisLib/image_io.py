@@ -50,6 +50,8 @@ _ORTHONORMAL_TOLERANCE = 1e-3
 # Voxels along every axis of a map: the smoothing and registration need at least four.
 MIN_MAP_VOXELS = 4
 _SLICE_GAP_TOLERANCE_MM = 0.01
+_PHOTOMETRIC_TAG, _SOP_CLASS_TAG = "0028|0004", "0008|0016"
+_SECONDARY_CAPTURE_CLASSES = "1.2.840.10008.5.1.4.1.1.7"  # and its multi-frame variants (.7.1 to .7.4)
 _SHEARED = ("the {role} has a sheared geometry: its axes are not perpendicular unit vectors, so its voxel "
             "volumes would be wrong; resample it onto a regular grid")
 
@@ -136,14 +138,34 @@ def _read_file(path: Path, role: str) -> sitk.Image:
 
 
 def _read_dicom_series(folder: Path, role: str, series: str | None) -> sitk.Image:
+    files = dicom_series(folder, role, series).files
+    _refuse_display_rendering(files[0], folder, role)
     reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(dicom_series(folder, role, series).files)
+    reader.SetFileNames(files)
     reader.MetaDataDictionaryArrayUpdateOn()
     image = _read_or_fail(reader.Execute, folder, role, "DICOM")
     _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(), folder, role)
     _check_geometry(image.GetSpacing(), image.GetDirection(), image.GetOrigin(), folder, role)
     _require_even_slices(reader, image, folder, role)
     return image
+
+
+def _refuse_display_rendering(first_file: str, folder: Path, role: str) -> None:
+    """Refuse a coloured picture of a map (vendors export screenshots as secondary captures):
+    its pixels are colours of a colour bar, not the map's values."""
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(first_file)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        return  # the series reader reports damaged files with its own message
+    photometric = reader.GetMetaData(_PHOTOMETRIC_TAG).strip() if reader.HasMetaDataKey(_PHOTOMETRIC_TAG) else ""
+    if photometric and not photometric.startswith("MONOCHROME"):
+        capture = ", secondary capture" if reader.HasMetaDataKey(_SOP_CLASS_TAG) and reader.GetMetaData(
+            _SOP_CLASS_TAG).strip().startswith(_SECONDARY_CAPTURE_CLASSES) else ""
+        raise InputError(f"the {role} is a colour picture ({photometric}{capture}): a display rendering of a map, not "
+                         "its values; export the map itself (MR image or Parametric Map) from the perfusion software",
+                         folder)
 
 
 def _require_even_slices(reader: sitk.ImageSeriesReader, image: sitk.Image, folder: Path, role: str) -> None:

@@ -12,8 +12,10 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
+
+from dicom_series import part10_dataset
 
 from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.dsc_dicom import read_multiframe
@@ -190,12 +192,7 @@ def _write_enhanced(folder: Path, series: DscSeries, echo_ms: float | None = 30.
         else {folder / "dsc.dcm": order}
     study, series_uid = generate_uid(), generate_uid()
     for path, frames in files.items():
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = ENHANCED_MR, generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        dataset = Dataset()
-        dataset.file_meta = meta
-        dataset.SOPClassUID, dataset.SOPInstanceUID = ENHANCED_MR, meta.MediaStorageSOPInstanceUID
+        dataset = part10_dataset(ENHANCED_MR)
         dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.Modality = study, series_uid, "MR"
         dataset.Rows, dataset.Columns, dataset.NumberOfFrames = rows, columns, len(frames)
         dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"

@@ -10,6 +10,8 @@ import pytest
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
+from dicom_series import write_rgb_capture
+
 from IMRAnalysisLib.errors import InputError
 from IMRAnalysisLib.image_io import (
     SUPPORTED_SUFFIXES,
@@ -174,6 +176,14 @@ def test_dicom_series_with_a_missing_slice_is_refused(tmp_path):
     write_dicom_series(tmp_path / "dicom", make_image(ramp((6, 6, 7), np.int16), direction=OBLIQUE), "2", "a")
     (tmp_path / "dicom" / "a003.dcm").unlink()
     assert_input_error(lambda: read_image(tmp_path / "dicom", "map"), tmp_path / "dicom", "missing or unevenly")
+
+
+def test_colour_secondary_capture_is_refused_as_a_display_rendering(tmp_path):
+    write_rgb_capture(tmp_path / "screenshot")
+    message = assert_input_error(lambda: read_image(tmp_path / "screenshot", "post-EVT rCBV map"),
+                                 tmp_path / "screenshot", "colour picture (RGB, secondary capture)",
+                                 "display rendering of a map, not its values")
+    assert "\n" not in message
 
 
 def test_folder_without_dicom(tmp_path):
