@@ -24,6 +24,7 @@ import SimpleITK as sitk
 from . import __version__
 from .cohort.command import add_cohort_parser, command_cohort
 from .dsc_cli import DSC_MAPS, add_perfusion_parser, add_timing_options, command_perfusion, map_from_dsc
+from .dicom.reference import DicomReference, read_reference
 from .errors import AnalysisCancelled, InputError
 from .image_io import (check_map, dicom_series, read_map, read_mask, require_distinct, require_inside,
                        require_overlap)
@@ -36,7 +37,8 @@ from .plane import Plane
 from .results_folder import check_output_folder, staged_output_folder
 
 _INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
-_INPUT_OPTIONS = (*_INPUT_ROLES, "arrival_dsc", "post_dsc", "day5_dsc")
+_INPUT_OPTIONS = (*_INPUT_ROLES, "arrival_dsc", "post_dsc", "day5_dsc", "dicom_reference")
+_SERIES_ROLES = (*_INPUT_ROLES, "reference")  # ROLE of --series ROLE=UID; reference: the --dicom-reference folder
 
 
 class _Parser(argparse.ArgumentParser):
@@ -183,7 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="grid the exclusion was drawn on (default: same as --lesion-space)")
     run.add_argument("--series", action="append", type=role_and_uid, metavar="ROLE=UID",
                      help="read series UID from the DICOM folder given for ROLE (arrival, post, day5, lesion, "
-                          "exclusion); needed when that folder holds several series; repeat for each folder")
+                          "exclusion, reference for --dicom-reference); needed when that folder holds several "
+                          "series; repeat for each folder")
+    run.add_argument("--dicom-reference", metavar="DIR",
+                     help="the post-EVT DICOM series (folder) a NIfTI/NRRD post-EVT map was made from: the result "
+                          "folder then holds dicom/ (segmentation, report, overview) referring to it; a DICOM "
+                          "post-EVT map is its own reference")
     run.add_argument("--lesion-label", type=int, help="use this label of a multi-label lesion image")
     run.add_argument("--exclusion-label", type=int, help="use this label of a multi-label exclusion image")
     run.add_argument("--midline", nargs="+", metavar="VALUE",
@@ -254,16 +261,30 @@ def _series_uids(args: argparse.Namespace) -> dict[str, str]:
     A folder with several series needs ``--series ROLE=UID``; a choice for an input that
     is not a folder is a mistake too.
     """
-    chosen = series_by_role(args.series, _INPUT_ROLES)
+    chosen = series_by_role(args.series, _SERIES_ROLES)
     folders = {}
-    for name in _INPUT_ROLES:
-        path = getattr(args, name) or getattr(args, f"{name}_dsc", None)
+    for name in _SERIES_ROLES:
+        path = _folder_option(args, name)
         if path and Path(path).is_dir():
             folders[name] = path
         elif name in chosen:
             raise InputError(f"--series {name}={chosen[name]}: the {name} input is not a DICOM folder")
-    roles = {name: _role(args, name) if name in ("post", "day5", "arrival") else f"{name} mask" for name in folders}
+    roles = {name: _series_role(args, name) for name in folders}
     return {name: dicom_series(path, roles[name], chosen.get(name)).uid for name, path in folders.items()}
+
+
+def _folder_option(args: argparse.Namespace, name: str) -> str | None:
+    """What was given for a ``--series`` role: its map, mask or DSC series, or ``--dicom-reference``."""
+    if name == "reference":
+        return args.dicom_reference
+    return getattr(args, name) or getattr(args, f"{name}_dsc", None)
+
+
+def _series_role(args: argparse.Namespace, name: str) -> str:
+    """A ``--series`` role as messages name it."""
+    if name in ("post", "day5", "arrival"):
+        return _role(args, name)
+    return "--dicom-reference" if name == "reference" else f"{name} mask"
 
 
 def _load_inputs(args: argparse.Namespace, say: Callable[[str], None], series: dict[str, str]) -> AnalysisInputs:
@@ -288,6 +309,21 @@ def _load_inputs(args: argparse.Namespace, say: Callable[[str], None], series: d
     return AnalysisInputs(post, day5, lesion, arrival, exclusion, paths)
 
 
+def _dicom_reference(args: argparse.Namespace, post: sitk.Image, series: dict[str, str],
+                     say: Callable[[str], None]) -> DicomReference | None:
+    """The series ``dicom/`` refers to: ``--dicom-reference`` (refused unless it matches the map), or the
+    post-EVT map's own DICOM folder (when it cannot be one, the analysis goes on without ``dicom/``)."""
+    if args.dicom_reference:
+        return read_reference(args.dicom_reference, post, "--dicom-reference", series.get("reference"))
+    if not (args.post and Path(args.post).is_dir()):
+        return None
+    try:
+        return read_reference(args.post, post, _role(args, "post"), series.get("post"))
+    except InputError as error:
+        say(f"warning: no DICOM results: {error}")
+        return None
+
+
 def _print_summary(measures: dict, out: Path) -> None:
     summary = {key: measures[key] for key in HEADLINE_MEASURES}
     print(json.dumps(summary))
@@ -295,17 +331,21 @@ def _print_summary(measures: dict, out: Path) -> None:
 
 
 def _analyse(args: argparse.Namespace, say: Callable[[str], None],
-             series: dict[str, str]) -> tuple[AnalysisResult, AnalysisInputs]:
-    """The analysis of parsed ``run`` arguments; ``series`` gives the UID of each DICOM folder input."""
+             series: dict[str, str]) -> tuple[AnalysisResult, AnalysisInputs, DicomReference | None]:
+    """The analysis of parsed ``run`` arguments; ``series`` gives the UID of each DICOM folder input.
+
+    Also the post-EVT DICOM series the results refer to, settled before the analysis.
+    """
     parameters = _parameters_from(args)
     flags = PatientFlags(args.ica_occlusion, args.hemorrhagic_transformation, args.reocclusion)
     midline = _midline_from(args.midline)
     inputs = _load_inputs(args, say, series)
+    reference = _dicom_reference(args, inputs.post, series, say)
     result = run_analysis(inputs, parameters, flags, midline, progress=say)
     for warning in filter(None, result.measures["warnings"].split("; ")):
         say(f"warning: {warning}")
     say("writing the result folder")
-    return result, inputs
+    return result, inputs, reference
 
 
 def _input_paths(args: argparse.Namespace) -> list[str]:
@@ -330,11 +370,13 @@ def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     check_output_folder(out, args.overwrite, _input_paths(args))
     series = _series_uids(args)
     _load_export_meanwhile()
-    result, inputs = _analyse(args, say, series)
+    result, inputs, reference = _analyse(args, say, series)
     recorded = {**inputs.sources, **{f"{name}_series_uid": uid for name, uid in series.items()}}
+    if args.dicom_reference:
+        recorded["dicom_reference"] = args.dicom_reference
     from .export import export_results
 
-    export_results(out, result, args.overwrite, {"inputs": recorded}, _input_paths(args))
+    export_results(out, result, args.overwrite, {"inputs": recorded}, _input_paths(args), reference)
     return result.measures
 
 
@@ -361,7 +403,7 @@ def command_demo(args: argparse.Namespace) -> int:
             ["run", "--out", str(staging / "results")]
             + [f"--{role}={path}" for role, path in paths.items() if role in _INPUT_ROLES]
         )
-        result, _ = _analyse(run_args, say, {})
+        result, _, _ = _analyse(run_args, say, {})
         final_inputs = {role: str(out / "phantom" / Path(path).name) for role, path in paths.items()}
         export_results(staging / "results", result, extra={"inputs": final_inputs})
     _print_summary(result.measures, out / "results")

@@ -14,6 +14,7 @@ from pathlib import Path
 import SimpleITK as sitk
 from matplotlib.figure import Figure
 
+from .dicom.reference import DicomReference
 from .image_io import write_image
 from .overview import overview_figure, save_overview
 from .pipeline import AnalysisResult
@@ -71,8 +72,9 @@ def method_summary(measures: dict) -> str:
     return ", ".join(parts)
 
 
-def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) -> None:
-    """All result files into an existing (staging) folder.
+def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict,
+                          reference: DicomReference | None = None) -> None:
+    """All result files into an existing (staging) folder; with ``reference``, the ``dicom/`` folder too.
 
     The overview is drawn while another thread writes the images: drawing holds the GIL,
     compressing and writing images mostly does not, so on two cores the two overlap.
@@ -81,6 +83,10 @@ def write_folder_contents(folder: Path, result: AnalysisResult, measures: dict) 
         files = pool.submit(_write_data_files, folder, result, measures)
         save_overview(folder / "overview.png", _overview(result, measures))
         files.result()
+    if reference is not None:
+        from .dicom.export import write_dicom_folder  # highdicom only when DICOM is written (see dicom/)
+
+        write_dicom_folder(folder, result, measures, reference)
 
 
 def _write_data_files(folder: Path, result: AnalysisResult, measures: dict) -> None:
@@ -116,12 +122,13 @@ def _overview(result: AnalysisResult, measures: dict) -> Figure:
 
 
 def export_results(out: Path, result: AnalysisResult, overwrite: bool = False, extra: dict | None = None,
-                   inputs: Iterable[str | Path] = ()) -> Path:
+                   inputs: Iterable[str | Path] = (), reference: DicomReference | None = None) -> Path:
     """Write the result folder atomically; ``extra`` is merged into the metrics (inputs...).
 
-    ``inputs`` are the files the analysis read, which the result folder may not hold.
+    ``inputs`` are the files the analysis read, which the result folder may not hold;
+    ``reference`` is the post-EVT DICOM series the ``dicom/`` folder refers to, if any.
     """
     measures = {**result.measures, **(extra or {})}
     with staged_output_folder(Path(out), overwrite, inputs) as staging:
-        write_folder_contents(staging, result, measures)
+        write_folder_contents(staging, result, measures, reference)
     return Path(out)

@@ -105,6 +105,7 @@ def test_transforms_and_overview(result_folder: Path) -> None:
         assert transform.GetDimension() == 3
     overview = (result_folder / "overview.png").read_bytes()
     assert overview[:8] == b"\x89PNG\r\n\x1a\n" and len(overview) > 50_000
+    assert not (result_folder / "dicom").exists()  # NIfTI maps without --dicom-reference: nothing to refer to
 
 
 def test_a_user_midline_replaces_the_estimate(result_folder, exclusion_files, metrics, tmp_path) -> None:
