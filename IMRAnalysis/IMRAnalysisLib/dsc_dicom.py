@@ -29,6 +29,7 @@ from .image_io import dicom_series
 ROLE = "DSC series"
 MS = 1e-3
 MULTIFRAME_MR_CLASSES = ("1.2.840.10008.5.1.4.1.1.4.1", "1.2.840.10008.5.1.4.1.1.4.4")  # enhanced, legacy enhanced
+PARAMETRIC_MAP = "1.2.840.10008.5.1.4.1.1.30"
 Header = dict[str, float]
 _ECHO_TAG, _REPETITION_TAG = "0018|0081", "0018|0080"
 _TEMPORAL_TAGS = ("0020|0100", "0018|1060", "0008|0032")  # temporal position, trigger, acquisition time
@@ -75,9 +76,9 @@ def _header(path: Path, tags: list[str]) -> pydicom.Dataset | None:
 
 
 def _multiframe_series(path: Path) -> str | None:
-    """The SeriesInstanceUID ("" when absent) of a multi-frame MR file; None for anything else."""
+    """The SeriesInstanceUID ("" when absent) of a multi-frame MR file or parametric map; None for anything else."""
     header = _header(path, ["SOPClassUID", "NumberOfFrames", "PerFrameFunctionalGroupsSequence", "SeriesInstanceUID"])
-    if header is None or not (header.get("SOPClassUID") in MULTIFRAME_MR_CLASSES or (
+    if header is None or not (header.get("SOPClassUID") in (*MULTIFRAME_MR_CLASSES, PARAMETRIC_MAP) or (
             int(header.get("NumberOfFrames") or 1) > 1 and "PerFrameFunctionalGroupsSequence" in header)):
         return None
     return str(header.get("SeriesInstanceUID", ""))
@@ -97,28 +98,31 @@ class _Frame:
     echo_ms: float  # effective echo time, nan when the frame has none
 
 
-def read_multiframe(files: list[Path], where: Path) -> tuple[np.ndarray, sitk.Image, Header]:
-    """Frames of one or more multi-frame files (one series), stacked by time point and slice position."""
-    datasets = [_dataset(path) for path in files]
-    frames = [frame for path, (dataset, pixels) in zip(files, datasets) for frame in _frames(dataset, pixels, path)]
-    orientation = _common(frames, "orientation", "image orientations", where)
-    spacing = _common(frames, "pixel_spacing", "pixel spacings", where)
-    _common(frames, "echo_ms", "echo times", where)
+def read_multiframe(files: list[Path], where: Path, role: str = ROLE) -> tuple[np.ndarray, sitk.Image, Header]:
+    """Frames of one or more multi-frame files (one series), stacked by time point and slice position.
+
+    ``role`` names the series in messages: the DSC series, or a map read the same way.
+    """
+    datasets = [_dataset(path, role) for path in files]
+    frames = [frame for path, (dataset, pixels) in zip(files, datasets) for frame in _frames(dataset, pixels, path, role)]
+    orientation = _common(frames, "orientation", "image orientations", where, role)
+    spacing = _common(frames, "pixel_spacing", "pixel spacings", where, role)
+    _common(frames, "echo_ms", "echo times", where, role)
     row, column = orientation[:3], orientation[3:]
     normal = np.cross(row, column)
     depth = np.array([frame.position @ normal for frame in frames])
-    grid = _time_grid(frames, depth, where)
+    grid = _time_grid(frames, depth, where, role)
     depths = depth[grid[0]]
     if grid.shape[1] > 1:
         steps = np.diff(depths)
         if np.ptp(steps) > _POSITION_TOLERANCE_MM:
-            raise InputError(f"the {ROLE} slices are not evenly spaced (gaps from {steps.min():.3f} to "
+            raise InputError(f"the {role} slices are not evenly spaced (gaps from {steps.min():.3f} to "
                              f"{steps.max():.3f} mm)", where)
     first = frames[grid[0, 0]].position
     for index in grid[0]:
         off_axis = frames[index].position - first - (depth[index] - depths[0]) * normal
         if np.linalg.norm(off_axis) > _POSITION_TOLERANCE_MM:
-            raise InputError(f"the {ROLE} slices are not stacked along the slice normal (sheared stack)", where)
+            raise InputError(f"the {role} slices are not stacked along the slice normal (sheared stack)", where)
     slice_step = float(np.mean(np.diff(depths))) if grid.shape[1] > 1 else _slice_thickness(datasets[0][0])
     signal = np.stack([[frames[index].pixels for index in row_of_time] for row_of_time in grid]).astype(np.float32)
     reference = sitk.Image([signal.shape[3], signal.shape[2], signal.shape[1]], sitk.sitkFloat32)
@@ -128,18 +132,18 @@ def read_multiframe(files: list[Path], where: Path) -> tuple[np.ndarray, sitk.Im
     return signal, reference, _multiframe_header(datasets[0][0], frames, grid)
 
 
-def _dataset(path: Path) -> tuple[pydicom.Dataset, np.ndarray]:
+def _dataset(path: Path, role: str) -> tuple[pydicom.Dataset, np.ndarray]:
     """The file's dataset and its frames' stored values (frame, row, column)."""
     try:
         dataset = pydicom.dcmread(path)
         if "PerFrameFunctionalGroupsSequence" not in dataset:
-            raise InputError(f"the {ROLE} multi-frame file has no per-frame functional groups", path)
+            raise InputError(f"the {role} multi-frame file has no per-frame functional groups", path)
         pixels = dataset.pixel_array.reshape(-1, dataset.Rows, dataset.Columns)
         if len(pixels) != len(dataset.PerFrameFunctionalGroupsSequence):
-            raise InputError(f"the {ROLE} multi-frame file has {len(pixels)} frames but "
+            raise InputError(f"the {role} multi-frame file has {len(pixels)} frames but "
                              f"{len(dataset.PerFrameFunctionalGroupsSequence)} per-frame functional groups", path)
     except (InvalidDicomError, OSError, EOFError, ValueError, AttributeError, RuntimeError) as error:
-        raise InputError(f"the {ROLE} multi-frame DICOM file cannot be read ({error.__class__.__name__}: "
+        raise InputError(f"the {role} multi-frame DICOM file cannot be read ({error.__class__.__name__}: "
                          f"{str(error).splitlines()[0] if str(error) else 'damaged'})", path) from error
     return dataset, pixels
 
@@ -157,7 +161,7 @@ def _value(dataset: pydicom.Dataset, frame_groups: pydicom.Dataset, name: str, k
     return None if group is None else group.get(keyword)
 
 
-def _frames(dataset: pydicom.Dataset, pixels: np.ndarray, path: Path) -> list[_Frame]:
+def _frames(dataset: pydicom.Dataset, pixels: np.ndarray, path: Path, role: str) -> list[_Frame]:
     temporal = [index for index, item in enumerate(dataset.get("DimensionIndexSequence", []))
                 if int(item.DimensionIndexPointer) in _TEMPORAL_POINTERS]
     frames = []
@@ -168,9 +172,8 @@ def _frames(dataset: pydicom.Dataset, pixels: np.ndarray, path: Path) -> list[_F
             ("pixel spacing", "PixelMeasuresSequence", "PixelSpacing"))}
         for name, value in found.items():
             if value is None or len(value) != {"position": 3, "orientation": 6, "pixel spacing": 2}[name]:
-                raise InputError(f"the {ROLE} frame {number} has no {name} in its functional groups", path)
-        transform = _group(dataset, groups, "PixelValueTransformationSequence") or dataset
-        slope, intercept = float(transform.get("RescaleSlope", 1.0)), float(transform.get("RescaleIntercept", 0.0))
+                raise InputError(f"the {role} frame {number} has no {name} in its functional groups", path)
+        slope, intercept = _rescale(dataset, groups, path, role)
         content = _group(dataset, groups, "FrameContentSequence") or pydicom.Dataset()
         indices = content.get("DimensionIndexValues")
         index = content.get("TemporalPositionIndex")
@@ -185,6 +188,19 @@ def _frames(dataset: pydicom.Dataset, pixels: np.ndarray, path: Path) -> list[_F
     return frames
 
 
+def _rescale(dataset: pydicom.Dataset, groups: pydicom.Dataset, path: Path, role: str) -> tuple[float, float]:
+    """Slope and intercept from stored to real values: a parametric map's real-world value
+    mapping, else the pixel value transformation (rescale) of MR images."""
+    mapping = _group(dataset, groups, "RealWorldValueMappingSequence")
+    if dataset.get("SOPClassUID") == PARAMETRIC_MAP and mapping is not None:
+        if "RealWorldValueSlope" not in mapping:
+            raise InputError(f"the {role} maps its stored values through a lookup table, which is not supported; "
+                             "export the map with a linear mapping (slope and intercept) or as NIfTI", path)
+        return float(mapping.RealWorldValueSlope), float(mapping.get("RealWorldValueIntercept", 0.0))
+    transform = _group(dataset, groups, "PixelValueTransformationSequence") or dataset
+    return float(transform.get("RescaleSlope", 1.0)), float(transform.get("RescaleIntercept", 0.0))
+
+
 def _seconds(stamp: Any) -> float | None:
     if not stamp:
         return None
@@ -192,15 +208,15 @@ def _seconds(stamp: Any) -> float | None:
     return (moment - moment.min).total_seconds()
 
 
-def _common(frames: list[_Frame], field: str, what: str, where: Path) -> np.ndarray:
+def _common(frames: list[_Frame], field: str, what: str, where: Path, role: str) -> np.ndarray:
     values = np.array([getattr(frame, field) for frame in frames])
     if np.ptp(values, axis=0).max() > _SAME_TOLERANCE:
-        raise InputError(f"the {ROLE} frames have mixed {what}; one stack of parallel slices of one echo is expected",
+        raise InputError(f"the {role} frames have mixed {what}; one stack of parallel slices of one echo is expected",
                          where)
     return values[0]
 
 
-def _time_grid(frames: list[_Frame], depth: np.ndarray, where: Path) -> np.ndarray:
+def _time_grid(frames: list[_Frame], depth: np.ndarray, where: Path, role: str) -> np.ndarray:
     """Frame numbers as (time, slice), slices sorted along the normal, time in acquisition order.
 
     The time point is the frame's temporal index when every frame has one and no two frames
@@ -225,10 +241,10 @@ def _time_grid(frames: list[_Frame], depth: np.ndarray, where: Path) -> np.ndarr
         groups[time][key] = number
     counts = sorted({len(group) for group in groups.values()})
     if len(counts) > 1:
-        raise InputError(f"the {ROLE} time points have different numbers of slices ({counts[0]} to {counts[-1]})",
+        raise InputError(f"the {role} time points have different numbers of slices ({counts[0]} to {counts[-1]})",
                          where)
     if len({tuple(sorted(group)) for group in groups.values()}) > 1:
-        raise InputError(f"the {ROLE} time points cover different slice positions", where)
+        raise InputError(f"the {role} time points cover different slice positions", where)
     return np.array([[groups[time][key] for key in sorted(groups[time])] for time in sorted(groups)])
 
 

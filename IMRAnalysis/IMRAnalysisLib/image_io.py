@@ -14,9 +14,11 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Callable, TypeVar
 
 import numpy as np
+import pydicom
 import SimpleITK as sitk
 
 from .errors import InputError
@@ -140,6 +142,8 @@ def _read_file(path: Path, role: str) -> sitk.Image:
 def _read_dicom_series(folder: Path, role: str, series: str | None) -> sitk.Image:
     files = dicom_series(folder, role, series).files
     _refuse_display_rendering(files[0], folder, role)
+    if _dsc_dicom().is_multiframe(Path(files[0])):
+        return _read_multiframe_map([Path(name) for name in files], folder, role)
     reader = sitk.ImageSeriesReader()
     reader.SetFileNames(files)
     reader.MetaDataDictionaryArrayUpdateOn()
@@ -147,6 +151,25 @@ def _read_dicom_series(folder: Path, role: str, series: str | None) -> sitk.Imag
     _check_shape(image.GetDimension(), image.GetSize(), image.GetNumberOfComponentsPerPixel(), folder, role)
     _check_geometry(image.GetSpacing(), image.GetDirection(), image.GetOrigin(), folder, role)
     _require_even_slices(reader, image, folder, role)
+    return image
+
+
+def _dsc_dicom() -> ModuleType:
+    """The multi-frame DICOM reader; imported late because it reads classic series through this module."""
+    from . import dsc_dicom
+
+    return dsc_dicom
+
+
+def _read_multiframe_map(files: list[Path], folder: Path, role: str) -> sitk.Image:
+    """An enhanced MR image or parametric map (one volume of frames), as real values on its grid."""
+    values, grid, _ = _dsc_dicom().read_multiframe(files, files[0] if len(files) == 1 else folder, role)
+    if len(values) > 1:
+        raise InputError(f"the {role} holds {len(values)} volumes (a time series); a single 3D map is expected", folder)
+    image = sitk.GetImageFromArray(values[0])
+    image.CopyInformation(grid)
+    _check_shape(3, image.GetSize(), 1, folder, role)
+    _check_geometry(image.GetSpacing(), image.GetDirection(), image.GetOrigin(), folder, role)
     return image
 
 
@@ -201,7 +224,8 @@ def dicom_series(folder: str | Path, role: str, uid: str | None = None) -> Dicom
     with their list rather than guessed from: the largest is not always the right one.
     """
     folder = Path(folder)
-    found = [_series_of(folder, sid) for sid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))]
+    found = [_series_of(folder, sid) for sid in sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))] or (
+        _multiframe_series(folder))
     if not found:
         raise InputError(f"the {role} folder contains no DICOM series; supported: {_SUPPORTED_TEXT}", folder)
     listed = "; ".join(str(series) for series in found)
@@ -214,6 +238,17 @@ def dicom_series(folder: str | Path, role: str, uid: str | None = None) -> Dicom
         raise InputError(f"the {role} folder holds {len(found)} DICOM series; choose one by its UID "
                          f"(--series ROLE=UID): {listed}", folder)
     return found[0]
+
+
+def _multiframe_series(folder: Path) -> list[DicomSeries]:
+    """The series of the folder's multi-frame files (a parametric map), which GDCM does not list."""
+    files = _dsc_dicom().multiframe_files(folder)
+    if not files:
+        return []
+    header = pydicom.dcmread(files[0], stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "SeriesDescription"])
+    description = str(header.get("SeriesDescription", "")).strip()
+    return [DicomSeries(str(header.get("SeriesInstanceUID", "")), description or "no description",
+                        tuple(str(path) for path in files))]
 
 
 def _series_of(folder: Path, uid: str) -> DicomSeries:

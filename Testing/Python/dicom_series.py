@@ -1,10 +1,13 @@
-"""A map written as a scanner would send it: one MR image per slice, stored integers with rescale slope and intercept."""
+"""Maps written as scanners and perfusion software send them: classic MR (stored integers with rescale
+slope and intercept), enhanced MR, parametric maps, and a coloured screenshot."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import highdicom as hd
 import numpy as np
+import pydicom
 import SimpleITK as sitk
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -58,6 +61,7 @@ def write_mr_series(folder: Path, image: sitk.Image, description: str = "rCBV po
         dataset.SeriesInstanceUID, dataset.FrameOfReferenceUID = series, frame_of_reference
         dataset.SeriesNumber, dataset.InstanceNumber, dataset.SeriesDescription = 7, k + 1, description
         dataset.Manufacturer, dataset.PositionReferenceIndicator = "Phantom Scanner Co", ""
+        dataset.BodyPartExamined, dataset.PatientPosition = "HEAD", "HFS"
         dataset.ImageType = ["DERIVED", "PRIMARY", "PERFUSION"]
         dataset.ScanningSequence, dataset.SequenceVariant, dataset.ScanOptions = "EP", "NONE", ""
         dataset.MRAcquisitionType, dataset.EchoTime, dataset.RepetitionTime = "2D", 30, 1500
@@ -72,6 +76,38 @@ def write_mr_series(folder: Path, image: sitk.Image, description: str = "rCBV po
         dataset.PixelData = pixels.tobytes()
         dataset.save_as(folder / f"slice{k:03d}.dcm", enforce_file_format=True)
     return series
+
+
+def _series(folder: Path) -> list[Dataset]:
+    return [pydicom.dcmread(path) for path in sorted(folder.iterdir())]
+
+
+def write_enhanced_mr(folder: Path, classic: Path) -> str:
+    """The classic MR series of ``classic`` as one multi-frame image, as newer scanners send maps."""
+    folder.mkdir(parents=True, exist_ok=True)
+    image = hd.legacy.LegacyConvertedEnhancedMRImage(_series(classic), series_instance_uid=hd.UID(), series_number=8,
+                                                     sop_instance_uid=hd.UID(), instance_number=1)
+    image.save_as(folder / "enhanced.dcm", enforce_file_format=True)
+    return image.SeriesInstanceUID
+
+
+def write_parametric_map(folder: Path, classic: Path, image: sitk.Image, stored_as_integers: bool) -> None:
+    """``image`` (on the grid of the series in ``classic``) as perfusion software exports a map:
+    floats, or integers with a real-world value slope and intercept."""
+    folder.mkdir(parents=True, exist_ok=True)
+    values = sitk.GetArrayFromImage(image).astype(np.float32)
+    slope, intercept = RESCALE if stored_as_integers else (1.0, 0.0)
+    pixels = np.round((values - intercept) / slope).astype(np.uint16) if stored_as_integers else values
+    mapping = hd.pm.RealWorldValueMapping(
+        lut_label="rCBV", lut_explanation="relative cerebral blood volume", unit=hd.sr.CodedConcept("1", "UCUM", "no units"),
+        value_range=(0, 65535) if stored_as_integers else (0.0, float(values.max())), slope=slope, intercept=intercept)
+    hd.pm.ParametricMap(
+        source_images=_series(classic), pixel_array=pixels, series_instance_uid=hd.UID(), series_number=9,
+        sop_instance_uid=hd.UID(), instance_number=1, manufacturer="Perfusion Software Co",
+        manufacturer_model_name="Perfusion", software_versions="1", device_serial_number="1",
+        contains_recognizable_visual_features=False, real_world_value_mappings=[mapping],
+        voi_lut_transformations=[hd.VOILUTTransformation(window_center=2.0, window_width=4.0)],
+    ).save_as(folder / "rcbv.dcm", enforce_file_format=True)
 
 
 def write_rgb_capture(folder: Path, rows: int = 64, columns: int = 64) -> Path:

@@ -20,7 +20,7 @@ import pytest
 import SimpleITK as sitk
 import slicerio
 
-from dicom_series import IDENTITY, RESCALE, write_mr_series
+from dicom_series import IDENTITY, RESCALE, write_enhanced_mr, write_mr_series, write_parametric_map
 
 from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.dicom.export import ASYMMETRY_FILE, DICOM_FOLDER, OVERVIEW_FILE, REPORT_FILE, SEGMENTATION_FILE
@@ -45,6 +45,13 @@ def _run(*argv: str) -> None:
 def post_series(default_phantom: PhantomPatient, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("post") / "post_dicom"
     write_mr_series(folder, default_phantom.post)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def enhanced_series(post_series: Path) -> Path:
+    folder = post_series.parent / "enhanced"
+    write_enhanced_mr(folder, post_series)
     return folder
 
 
@@ -205,9 +212,17 @@ def test_identity_is_the_source_s_and_every_uid_is_new(dicom_run: Path, referenc
     assert len(set(uids)) == len(uids) and source.SeriesInstanceUID not in uids
 
 
-def test_source_series_is_read_as_values_through_rescale(post_series: Path, default_phantom: PhantomPatient) -> None:
-    values = sitk.GetArrayFromImage(read_map(post_series, "post-EVT rCBV map"))
-    np.testing.assert_allclose(values, sitk.GetArrayFromImage(default_phantom.post), atol=RESCALE[0] / 2 + 1e-6)
+@pytest.mark.parametrize("kind", ["classic", "enhanced", "parametric-integers", "parametric-floats"])
+def test_vendor_maps_are_read_as_values(kind: str, post_series: Path, enhanced_series: Path,
+                                        default_phantom: PhantomPatient, tmp_path: Path) -> None:
+    folder = {"classic": post_series, "enhanced": enhanced_series}.get(kind, tmp_path / "map")
+    if kind.startswith("parametric"):
+        write_parametric_map(folder, post_series, default_phantom.post, stored_as_integers=kind.endswith("integers"))
+    image = read_map(folder, "post-EVT rCBV map")
+    for name in ("GetOrigin", "GetSpacing", "GetDirection"):
+        np.testing.assert_allclose(getattr(image, name)(), getattr(default_phantom.post, name)(), atol=1e-4)
+    np.testing.assert_allclose(sitk.GetArrayFromImage(image), sitk.GetArrayFromImage(default_phantom.post),
+                               atol=RESCALE[0] / 2 + 1e-6)
 
 
 def test_the_reference_series_is_recorded(reference_run: Path, dicom_run: Path) -> None:
