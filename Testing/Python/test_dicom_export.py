@@ -1,8 +1,9 @@
 """The ``dicom/`` folder sent back to PACS, checked by the standard validator and read back independently.
 
-Two runs share the work of every test: the post-EVT map as a DICOM MR series (its own
-reference) with an exclusion, and the same map as NRRD with ``--dicom-reference`` on a
-patient flagged not assessable.
+Two runs share the work of every test: the post-EVT map as a classic DICOM MR series (its
+own reference) with an exclusion, and the same map as NRRD with ``--dicom-reference`` on
+the series converted to one enhanced (multi-frame) MR image, for a patient flagged not
+assessable.
 """
 
 from __future__ import annotations
@@ -79,9 +80,10 @@ def dicom_run(post_series: Path, phantom_files: dict[str, Path], exclusion_file:
 
 
 @pytest.fixture(scope="module")
-def reference_run(post_series: Path, phantom_files: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def reference_run(enhanced_series: Path, phantom_files: dict[str, Path],
+                  tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("reference-run") / "result"
-    _run("--post", str(phantom_files["post"]), "--dicom-reference", str(post_series), "--day5",
+    _run("--post", str(phantom_files["post"]), "--dicom-reference", str(enhanced_series), "--day5",
          str(phantom_files["day5"]), "--lesion", str(phantom_files["lesion"]), "--hemorrhagic-transformation",
          "--out", str(out))
     return out
@@ -225,10 +227,10 @@ def test_vendor_maps_are_read_as_values(kind: str, post_series: Path, enhanced_s
                                atol=RESCALE[0] / 2 + 1e-6)
 
 
-def test_the_reference_series_is_recorded(reference_run: Path, dicom_run: Path) -> None:
-    inputs = _metrics(reference_run)["inputs"]
-    assert inputs["reference_series_uid"] == _read(dicom_run, SEGMENTATION_FILE).ReferencedSeriesSequence[
-        0].SeriesInstanceUID
+def test_the_reference_series_is_recorded(reference_run: Path, enhanced_series: Path) -> None:
+    uid = pydicom.dcmread(next(enhanced_series.iterdir()), stop_before_pixels=True).SeriesInstanceUID
+    assert _metrics(reference_run)["inputs"]["reference_series_uid"] == uid
+    assert _read(reference_run, SEGMENTATION_FILE).ReferencedSeriesSequence[0].SeriesInstanceUID == uid
 
 
 def _refusal(capsys: pytest.CaptureFixture, argv: list[str]) -> str:

@@ -42,7 +42,7 @@ def overview_capture(png: Path, reference: DicomReference) -> hd.sc.SCImage:
 
 def asymmetry_map(asymmetry: sitk.Image, scale: AsymmetryScale, reference: DicomReference) -> hd.pm.ParametricMap:
     """The asymmetry in shown units on the post-EVT series' frames."""
-    values = sitk.GetArrayFromImage(asymmetry).astype(np.float32)
+    values = sitk.GetArrayFromImage(asymmetry).astype(np.float32)[list(reference.slices)]  # source frame order
     finite = values[np.isfinite(values)]
     low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
     mapping = hd.pm.RealWorldValueMapping(

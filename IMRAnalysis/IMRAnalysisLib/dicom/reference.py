@@ -2,15 +2,16 @@
 
 A PACS files a segmentation or report under the patient, study and frame of reference of
 the images it describes, so the results must name those images instance by instance.
-The series is matched to the post-EVT map's grid slice by slice: an instance that does
-not sit exactly on a slice of the grid would make every segment land beside the anatomy.
+The series is matched to the post-EVT map's grid slice by slice, whether it holds one
+image per file or multi-frame images (enhanced MR, parametric map): a frame that does not
+sit exactly on a slice of the grid would make every segment land beside the anatomy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 import pydicom
@@ -23,21 +24,38 @@ from ..image_io import dicom_series
 # mm: DICOM decimal strings hold positions far more precisely than this
 _POSITION_TOLERANCE_MM = 0.01
 _DIRECTION_TOLERANCE = 1e-4
-_GEOMETRY_TAGS = ("ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns")
 Refuse = Callable[[str], NoReturn]
+# functional group and attribute of each frame's place in space
+_PLANE_ATTRIBUTES = (("PlanePositionSequence", "ImagePositionPatient"),
+                     ("PlaneOrientationSequence", "ImageOrientationPatient"), ("PixelMeasuresSequence", "PixelSpacing"))
 
 
 @dataclass(frozen=True)
 class DicomReference:
-    """Headers of the series' instances, one per slice of the post-EVT grid, in slice (k) order."""
+    """The series' instances (headers only) and the grid slice (k) each of their frames shows.
+
+    ``slices`` lists the frames in the order DICOM numbers them: instance by instance,
+    frame by frame; each slice of the grid appears exactly once.
+    """
 
     folder: Path
     series_uid: str
     instances: tuple[pydicom.Dataset, ...]
+    slices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class _Plane:
+    """Where one frame lies: its first pixel, its row and column directions, its size and pixel spacing."""
+
+    position: np.ndarray
+    orientation: np.ndarray
+    size: tuple[int, int]  # columns, rows
+    spacing: np.ndarray  # along a row, along a column (mm)
 
 
 def read_reference(folder: str | Path, grid: sitk.Image, what: str, series_uid: str | None = None) -> DicomReference:
-    """The series of ``folder`` (the one with ``series_uid`` if several) whose slices are ``grid``'s.
+    """The series of ``folder`` (the one with ``series_uid`` if several) whose frames are ``grid``'s slices.
 
     ``what`` names the folder in messages ("--dicom-reference", "post-EVT rCBV map").
     """
@@ -49,53 +67,76 @@ def read_reference(folder: str | Path, grid: sitk.Image, what: str, series_uid: 
     if any("FrameOfReferenceUID" not in instance for instance in instances):
         raise InputError(f"{what}: the DICOM series has no Frame of Reference UID, so results cannot be placed on it",
                          folder)
-    return DicomReference(folder, series.uid, tuple(_in_slice_order(instances, grid, what, folder)))
+    planes = [plane for path, instance in zip(series.files, instances) for plane in _planes(instance, what, path)]
+    return DicomReference(folder, series.uid, tuple(instances), _slices(planes, grid, _refusal(what, folder, grid)))
 
 
 def _header(path: Path, what: str) -> pydicom.Dataset:
     try:
-        header = pydicom.dcmread(path, stop_before_pixels=True)
+        return pydicom.dcmread(path, stop_before_pixels=True)
     except (InvalidDicomError, OSError, EOFError, ValueError) as error:
         raise InputError(f"{what}: this DICOM file cannot be read ({error.__class__.__name__})", path) from error
-    missing = [tag for tag in _GEOMETRY_TAGS if tag not in header]
-    if missing:
-        raise InputError(f"{what}: the DICOM image has no {', '.join(missing)}; one slice per file is expected", path)
-    return header
 
 
-def _in_slice_order(instances: list[pydicom.Dataset], grid: sitk.Image, what: str, folder: Path) -> list[pydicom.Dataset]:
-    """The instances sorted by the grid slice they lie on; refused unless each slice has exactly one."""
-    columns, rows, depth = grid.GetSize()
+def _planes(instance: pydicom.Dataset, what: str, path: str) -> list[_Plane]:
+    """Each frame's plane; refused when the image does not say where it lies."""
+    planes = []
+    for found in _frame_geometry(instance):
+        missing = [keyword for keyword, value in found.items() if value is None] + (
+            [] if "Rows" in instance and "Columns" in instance else ["Rows"])
+        if missing:
+            raise InputError(f"{what}: the DICOM image has no {', '.join(missing)}, so its place in space is unknown",
+                             path)
+        planes.append(_Plane(np.asarray(found["ImagePositionPatient"], dtype=float),
+                             np.asarray(found["ImageOrientationPatient"], dtype=float),
+                             (int(instance.Columns), int(instance.Rows)),
+                             np.asarray(found["PixelSpacing"], dtype=float)[::-1]))  # DICOM gives rows' spacing first
+    return planes
+
+
+def _frame_geometry(instance: pydicom.Dataset) -> list[dict[str, Any]]:
+    """Position, orientation and pixel spacing of each frame: the image's own, or from its functional groups."""
+    if "PerFrameFunctionalGroupsSequence" not in instance:
+        return [{keyword: instance.get(keyword) for _, keyword in _PLANE_ATTRIBUTES}]
+    shared = (instance.get("SharedFunctionalGroupsSequence") or [pydicom.Dataset()])[0]
+    return [{keyword: _in_groups(frame, shared, sequence, keyword) for sequence, keyword in _PLANE_ATTRIBUTES}
+            for frame in instance.PerFrameFunctionalGroupsSequence]
+
+
+def _in_groups(frame: pydicom.Dataset, shared: pydicom.Dataset, sequence: str, keyword: str) -> Any:
+    """A value of a frame's own functional group, else of the shared one."""
+    for groups in (frame, shared):
+        items = groups.get(sequence)
+        if items and keyword in items[0]:
+            return items[0][keyword].value
+    return None
+
+
+def _slices(planes: list[_Plane], grid: sitk.Image, refuse: Refuse) -> tuple[int, ...]:
+    """The grid slice of each frame; refused unless every frame is one whole slice and each slice has one frame."""
     direction = np.asarray(grid.GetDirection(), dtype=float).reshape(3, 3)
-    refuse = _refusal(what, folder, grid)
-    first = instances[0]
-    if (int(first.Rows), int(first.Columns)) != (rows, columns):
-        refuse(f"its images have {first.Columns} x {first.Rows} pixels, the map's slices {columns} x {rows}")
-    orientation = np.asarray(first.ImageOrientationPatient, dtype=float)
-    if np.abs(orientation - np.concatenate([direction[:, 0], direction[:, 1]])).max() > _DIRECTION_TOLERANCE:
-        refuse("its image orientation differs from the map's")
-    pixel_spacing = np.asarray(first.PixelSpacing, dtype=float)[::-1]  # DICOM gives rows' spacing first
-    if np.abs(pixel_spacing - np.asarray(grid.GetSpacing()[:2])).max() > _POSITION_TOLERANCE_MM:
-        refuse(f"its pixel spacing {pixel_spacing[0]:g} x {pixel_spacing[1]:g} mm differs from the map's")
-    by_slice: dict[int, pydicom.Dataset] = {}
-    for instance in instances:
-        if (int(instance.Rows), int(instance.Columns)) != (rows, columns) or np.abs(
-                np.asarray(instance.ImageOrientationPatient, dtype=float) - orientation).max() > _DIRECTION_TOLERANCE:
-            refuse("its images differ in size or orientation")
-        by_slice[_slice_of(instance, grid, refuse)] = instance
-    if len(instances) != depth or sorted(by_slice) != list(range(depth)):
-        refuse(f"it has {len(instances)} images on {len(by_slice)} of the map's {depth} slices")
-    return [by_slice[k] for k in range(depth)]
+    orientation = np.concatenate([direction[:, 0], direction[:, 1]])
+    columns, rows, depth = grid.GetSize()
+    slices = []
+    for plane in planes:
+        if plane.size != (columns, rows):
+            refuse(f"its images have {plane.size[0]} x {plane.size[1]} pixels, the map's slices {columns} x {rows}")
+        if np.abs(plane.orientation - orientation).max() > _DIRECTION_TOLERANCE:
+            refuse("its image orientation differs from the map's")
+        if np.abs(plane.spacing - np.asarray(grid.GetSpacing()[:2])).max() > _POSITION_TOLERANCE_MM:
+            refuse(f"its pixel spacing {plane.spacing[0]:g} x {plane.spacing[1]:g} mm differs from the map's")
+        slices.append(_slice_of(plane.position, grid, refuse))
+    if len(slices) != depth or sorted(slices) != list(range(depth)):
+        refuse(f"it has {len(slices)} images on {len(set(slices))} of the map's {depth} slices")
+    return tuple(slices)
 
 
-def _slice_of(instance: pydicom.Dataset, grid: sitk.Image, refuse: Refuse) -> int:
+def _slice_of(position: np.ndarray, grid: sitk.Image, refuse: Refuse) -> int:
     """The grid slice an image lies on: its first pixel must be the slice's first voxel."""
-    position = [float(value) for value in instance.ImagePositionPatient]
-    index = np.asarray(grid.TransformPhysicalPointToContinuousIndex(position))
-    k = int(round(index[2]))
+    k = int(round(grid.TransformPhysicalPointToContinuousIndex(position.tolist())[2]))
     corner = np.asarray(grid.TransformContinuousIndexToPhysicalPoint((0.0, 0.0, float(k))))
     if np.linalg.norm(corner - position) > _POSITION_TOLERANCE_MM or not 0 <= k < grid.GetDepth():
-        refuse(f"image {instance.get('InstanceNumber', '?')} at {_point(position)} mm lies on no slice of the map")
+        refuse(f"an image at {_point(position)} mm lies on no slice of the map")
     return k
 
 
@@ -108,5 +149,5 @@ def _refusal(what: str, folder: Path, grid: sitk.Image) -> Refuse:
     return refuse
 
 
-def _point(values: list[float]) -> str:
+def _point(values: np.ndarray) -> str:
     return "(" + ", ".join(f"{value:.1f}" for value in values) + ")"

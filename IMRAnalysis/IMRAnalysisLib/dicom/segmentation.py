@@ -24,7 +24,8 @@ def segmentation(segments: list[Segment], reference: DicomReference, measures: d
     Empty segments are kept (with no frames), so that segment numbers and the report's
     references stay the same whatever the patient shows.
     """
-    frames = np.stack([sitk.GetArrayViewFromImage(segment.mask).astype(bool) for segment in segments], axis=-1)
+    masks = np.stack([sitk.GetArrayViewFromImage(segment.mask).astype(bool) for segment in segments], axis=-1)
+    frames = masks[list(reference.slices)]  # in the order of the source frames
     algorithm = hd.AlgorithmIdentificationSequence(
         name=SOFTWARE, family=codes.cid7162.NeighborhoodAnalysis, version=SOFTWARE_VERSION,
         parameters=method_parameters(measures))
