@@ -73,7 +73,7 @@ computed here from the DSC-MRI series of each timepoint.</li>
 significance volume, patient flags.</li>
 <li><b>Run</b>: registration, mid-sagittal plane, asymmetry map, IMR segment and measures.</li>
 <li><b>Review</b>: edit the result masks or move the midline, then Recompute (no new registration).</li>
-<li><b>Export</b>: metrics, segmentation, maps, transforms, overview and a scene bundle.</li>
+<li><b>Export</b>: metrics, segmentation, maps, transforms, overview and a scene bundle; DICOM objects for PACS when the post-EVT volume came from DICOM.</li>
 </ol>
 Method: Valls Carbo et al., Frontiers in Neurology 2025,
 <a href="https://doi.org/10.3389/fneur.2025.1478240">doi 10.3389/fneur.2025.1478240</a>.

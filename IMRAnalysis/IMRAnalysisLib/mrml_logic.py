@@ -10,6 +10,7 @@ both back and redoes only what the edit invalidates, never the registration.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -18,6 +19,7 @@ import SimpleITK as sitk
 import slicer
 import vtk
 
+from .dicom.reference import DicomReference, read_reference, reference_from_files
 from .dsc_cli import map_from_dsc
 from .errors import InputError
 from .export import segments_of, shown_asymmetry, write_folder_contents
@@ -145,6 +147,7 @@ class IMRMrmlLogic:
         self.outputs: MrmlOutputs | None = None
         self._sources: dict[str, str] = {}
         self._files: dict[str, str] = {}  # node ID -> the file (or DSC series) the node was read from
+        self._dsc_nodes: set[str] = set()  # IDs of the nodes holding a map computed from a DSC series
         ensure_segmentation_converters()
 
     # --- analysis ---------------------------------------------------------------------
@@ -220,18 +223,44 @@ class IMRMrmlLogic:
         """The command line's result folder, plus the results table as CSV and TSV; all or nothing.
 
         ``also`` writes a front end's own files (Slicer's scene bundle) into the staging
-        folder, so they are part of the result folder and its marker.
+        folder, so they are part of the result folder and its marker; ``dicom/`` is added when
+        the post-EVT map came from a DICOM series (see ``dicom_reference``).
         """
-        _, result = self._require_run()
+        outputs, result = self._require_run()
         folder = Path(folder)
         table = self._fill_table(slicer.vtkMRMLTableNode(), result.measures)
+        reference = self.dicom_reference(outputs.post, result.post)
         with staged_output_folder(folder, overwrite) as staging:
-            write_folder_contents(staging, result, self._measures())
+            write_folder_contents(staging, result, self._measures(), reference)
             for suffix in (".csv", ".tsv"):
                 _write_table(table, staging / f"{TABLE_FILE}{suffix}")
             if also is not None:
                 also(staging)
         return folder
+
+    def dicom_reference(self, post: slicer.vtkMRMLVolumeNode | None, grid: sitk.Image) -> DicomReference | None:
+        """The DICOM series the post-EVT node was loaded from, which ``dicom/`` refers to, or None.
+
+        A volume loaded by Slicer's DICOM module names its instances (``DICOM.instanceUIDs``,
+        files in ``slicer.dicomDatabase``); one read from a patient folder's DICOM series
+        (``post/``) keeps that folder. None too when the series does not lie on ``grid``
+        or highdicom (which needs pydicom 3, newer than Slicer 5.10's) is not installed:
+        the export then holds what it always held.
+        """
+        if post is None or find_spec("highdicom") is None:
+            return None
+        uids = (post.GetAttribute("DICOM.instanceUIDs") or "").split()
+        database = getattr(slicer, "dicomDatabase", None)
+        folder = self._files.get(post.GetID())
+        try:
+            if uids and database is not None:
+                files = [database.fileForInstance(uid) for uid in uids]
+                return reference_from_files(files, grid, "post-EVT map", Path(files[0]).parent)
+            if folder and Path(folder).is_dir() and post.GetID() not in self._dsc_nodes:
+                return read_reference(folder, grid, "post-EVT map")
+        except InputError:
+            return None
+        return None
 
     # --- loading ----------------------------------------------------------------------
 
@@ -281,6 +310,7 @@ class IMRMrmlLogic:
                   ) -> slicer.vtkMRMLScalarVolumeNode:
         node = volume_node_from_image(self.scene, image, dsc_map_name(role, perfusion_map))
         self._files[node.GetID()] = str(path)
+        self._dsc_nodes.add(node.GetID())
         return node
 
     def _volume_node(self, role: str, image: sitk.Image) -> slicer.vtkMRMLVolumeNode:

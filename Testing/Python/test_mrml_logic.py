@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 import SimpleITK as sitk
 import slicer
@@ -46,6 +47,7 @@ from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, patient_dsc, write_seri
 from IMRAnalysisLib.plane import Plane
 from IMRAnalysisLib.results_folder import MARKER, flatten_metrics
 from IMRAnalysisLib.segmentation_file import Segment, write_segmentation
+from dicom_series import write_mr_series
 from test_segmentation_file import GRIDS, make_reference
 
 LPS_TO_RAS = np.array([-1.0, -1.0, 1.0])
@@ -352,6 +354,44 @@ def test_a_run_prepared_computed_elsewhere_and_applied_is_a_run(
     logic.scene.RemoveNode(nodes["post"])
     with pytest.raises(InputError, match="removed from the scene"):
         logic.apply(job, result)
+
+
+class _DicomDatabase:
+    """What the export asks of ``slicer.dicomDatabase``: the file of an instance."""
+
+    def __init__(self, folder: Path) -> None:
+        self.files = {str(pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID): str(path)
+                      for path in sorted(folder.iterdir())}
+
+    def fileForInstance(self, uid: str) -> str:  # noqa: N802 (Slicer's name)
+        return self.files[uid]
+
+
+def test_a_post_evt_volume_from_slicer_s_dicom_database_exports_dicom(
+        analysed: Analysed, default_phantom: PhantomPatient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    uid = write_mr_series(tmp_path / "series", default_phantom.post)
+    database = _DicomDatabase(tmp_path / "series")
+    monkeypatch.setattr(slicer, "dicomDatabase", database, raising=False)
+    post = analysed.nodes["post"]
+    post.SetAttribute("DICOM.instanceUIDs", " ".join(database.files))
+    try:
+        exported = analysed.logic.export(tmp_path / "result")
+    finally:
+        post.RemoveAttribute("DICOM.instanceUIDs")
+    assert sorted(path.name for path in (exported / "dicom").iterdir()) == [
+        "asymmetry_map.dcm", "measurements.dcm", "overview.dcm", "segmentation.dcm"]
+    seg = pydicom.dcmread(exported / "dicom" / "segmentation.dcm", stop_before_pixels=True)
+    assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == uid
+
+
+def test_a_patient_folder_s_dicom_series_is_the_reference(phantom_files: dict[str, Path],
+                                                           default_phantom: PhantomPatient, tmp_path: Path) -> None:
+    for role in ("day5", "lesion"):
+        shutil.copy(phantom_files[role], tmp_path / phantom_files[role].name)
+    uid = write_mr_series(tmp_path / "post", default_phantom.post)
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    post = logic.load_patient_folder(tmp_path)["post"]
+    assert logic.dicom_reference(post, default_phantom.post).series_uid == uid
 
 
 def test_exported_segmentation_reads_back_in_slicerio(exported: Path, analysed: Analysed) -> None:

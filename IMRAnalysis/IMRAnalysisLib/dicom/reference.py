@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn, Sequence
 
 import numpy as np
 import pydicom
@@ -62,13 +62,21 @@ def read_reference(folder: str | Path, grid: sitk.Image, what: str, series_uid: 
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(f"{what}: a folder holding the post-EVT DICOM series is expected", folder)
-    series = dicom_series(folder, what, series_uid)
-    instances = [_header(Path(name), what) for name in series.files]
+    return reference_from_files(dicom_series(folder, what, series_uid).files, grid, what, folder)
+
+
+def reference_from_files(files: Sequence[str], grid: sitk.Image, what: str, where: Path) -> DicomReference:
+    """The series made of ``files`` (as Slicer's DICOM database lists a loaded volume's), matched to ``grid``;
+    ``where`` names them in messages."""
+    instances = [_header(Path(name), what) for name in files]
+    if len({str(instance.get("SeriesInstanceUID", "")) for instance in instances}) != 1:
+        raise InputError(f"{what}: the DICOM images are not all of one series", where)
     if any("FrameOfReferenceUID" not in instance for instance in instances):
         raise InputError(f"{what}: the DICOM series has no Frame of Reference UID, so results cannot be placed on it",
-                         folder)
-    planes = [plane for path, instance in zip(series.files, instances) for plane in _planes(instance, what, path)]
-    return DicomReference(folder, series.uid, tuple(instances), _slices(planes, grid, _refusal(what, folder, grid)))
+                         where)
+    planes = [plane for path, instance in zip(files, instances) for plane in _planes(instance, what, path)]
+    return DicomReference(where, str(instances[0].SeriesInstanceUID), tuple(instances),
+                          _slices(planes, grid, _refusal(what, where, grid)))
 
 
 def _header(path: Path, what: str) -> pydicom.Dataset:
