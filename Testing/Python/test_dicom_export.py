@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import highdicom as hd
@@ -240,15 +241,29 @@ def _refusal(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     return lines[0]
 
 
-def test_dicom_reference_of_another_grid_is_refused(phantom_files: dict[str, Path], default_phantom: PhantomPatient,
-                                                    tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def _without_patient_id(folder: Path) -> None:
+    for path in folder.iterdir():
+        dataset = pydicom.dcmread(path)
+        del dataset.PatientID
+        dataset.save_as(path)
+
+
+@pytest.mark.parametrize(("shift_mm", "change", "words"), [
+    (3.25, None, "does not match the post-EVT map's grid"),
+    (0.0, _without_patient_id, "lacks PatientID"),
+], ids=["another-grid", "no-patient-id"])
+def test_unusable_dicom_reference_is_refused(shift_mm: float, change: Callable[[Path], None] | None, words: str, phantom_files: dict[str, Path],
+                                             default_phantom: PhantomPatient, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
     shifted = sitk.Image(default_phantom.post)
-    shifted.SetOrigin(np.asarray(shifted.GetOrigin()) + [0.0, 0.0, 3.25])
-    write_mr_series(tmp_path / "shifted", shifted)
-    line = _refusal(capsys, ["--post", str(phantom_files["post"]), "--dicom-reference", str(tmp_path / "shifted"),
+    shifted.SetOrigin(np.asarray(shifted.GetOrigin()) + [0.0, 0.0, shift_mm])
+    write_mr_series(tmp_path / "series", shifted)
+    if change is not None:
+        change(tmp_path / "series")
+    line = _refusal(capsys, ["--post", str(phantom_files["post"]), "--dicom-reference", str(tmp_path / "series"),
                              "--day5", str(phantom_files["day5"]), "--lesion", str(phantom_files["lesion"]),
                              "--out", str(tmp_path / "out")])
-    assert str(tmp_path / "shifted") in line and "--dicom-reference" in line and "does not match" in line
+    assert str(tmp_path / "series") in line and "--dicom-reference" in line and words in line
     assert not (tmp_path / "out").exists()
 
 

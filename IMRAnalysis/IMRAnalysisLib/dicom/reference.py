@@ -25,6 +25,9 @@ from ..image_io import dicom_series
 _POSITION_TOLERANCE_MM = 0.01
 _DIRECTION_TOLERANCE = 1e-4
 Refuse = Callable[[str], NoReturn]
+# what every MR image holds (type 1 or 2) and every result object copies
+IDENTITY = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyID", "StudyDate",
+            "StudyTime", "AccessionNumber")
 # functional group and attribute of each frame's place in space
 _PLANE_ATTRIBUTES = (("PlanePositionSequence", "ImagePositionPatient"),
                      ("PlaneOrientationSequence", "ImageOrientationPatient"), ("PixelMeasuresSequence", "PixelSpacing"))
@@ -69,13 +72,19 @@ def reference_from_files(files: Sequence[str], grid: sitk.Image, what: str, wher
     """The series made of ``files`` (as Slicer's DICOM database lists a loaded volume's), matched to ``grid``;
     ``where`` names them in messages."""
     instances = [_header(Path(name), what) for name in files]
-    if len({str(instance.get("SeriesInstanceUID", "")) for instance in instances}) != 1:
-        raise InputError(f"{what}: the DICOM images are not all of one series", where)
+    series = {str(instance.get("SeriesInstanceUID", "")) for instance in instances}
+    if len(series) != 1 or "" in series:
+        raise InputError(f"{what}: the DICOM images are not all of one identified series (Series Instance UID)",
+                         where)
+    missing = [keyword for keyword in IDENTITY if keyword not in instances[0]]
+    if missing:
+        raise InputError(f"{what}: the DICOM series lacks {', '.join(missing)}, the patient and study identity "
+                         "results are filed under", where)
     if any("FrameOfReferenceUID" not in instance for instance in instances):
         raise InputError(f"{what}: the DICOM series has no Frame of Reference UID, so results cannot be placed on it",
                          where)
     planes = [plane for path, instance in zip(files, instances) for plane in _planes(instance, what, path)]
-    return DicomReference(where, str(instances[0].SeriesInstanceUID), tuple(instances),
+    return DicomReference(where, series.pop(), tuple(instances),
                           _slices(planes, grid, _refusal(what, where, grid)))
 
 
