@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import highdicom as hd
@@ -193,7 +193,7 @@ def test_report_gives_the_verdict_and_the_method(dicom_run: Path, reference_run:
     assert {"map", "threshold", "direction", "smoothing", "plane"} <= set(parameters)
 
 
-def _walk(dataset: pydicom.Dataset):
+def _walk(dataset: pydicom.Dataset) -> Iterator[pydicom.Dataset]:
     for item in dataset.get("ContentSequence", []):
         yield item
         yield from _walk(item)
