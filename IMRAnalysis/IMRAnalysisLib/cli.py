@@ -17,14 +17,13 @@ import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator, NoReturn, Sequence, TextIO
+from typing import TYPE_CHECKING, Callable, Iterator, NoReturn, Sequence, TextIO
 
 import SimpleITK as sitk
 
 from . import __version__
 from .cohort.command import add_cohort_parser, command_cohort
 from .dsc_cli import DSC_MAPS, add_perfusion_parser, add_timing_options, command_perfusion, map_from_dsc
-from .dicom.reference import DicomReference, read_reference
 from .errors import AnalysisCancelled, InputError
 from .image_io import (check_map, dicom_series, read_map, read_mask, require_distinct, require_inside,
                        require_overlap)
@@ -35,6 +34,9 @@ from .patient_folder import map_role
 from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
 from .plane import Plane
 from .results_folder import check_output_folder, staged_output_folder
+
+if TYPE_CHECKING:
+    from .dicom.reference import DicomReference
 
 _INPUT_ROLES = ("arrival", "post", "day5", "lesion", "exclusion")
 _INPUT_OPTIONS = (*_INPUT_ROLES, "arrival_dsc", "post_dsc", "day5_dsc", "dicom_reference")
@@ -313,6 +315,7 @@ def _dicom_reference(args: argparse.Namespace, post: sitk.Image, series: dict[st
                      say: Callable[[str], None]) -> DicomReference | None:
     """The series ``dicom/`` refers to: ``--dicom-reference`` (refused unless it matches the map), or the
     post-EVT map's own DICOM folder (when it cannot be one, the analysis goes on without ``dicom/``)."""
+    from .dicom.reference import read_reference  # pydicom: only when DICOM is involved
     if args.dicom_reference:
         return read_reference(args.dicom_reference, post, "--dicom-reference", series.get("reference"))
     if not (args.post and Path(args.post).is_dir()):

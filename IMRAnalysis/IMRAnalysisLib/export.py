@@ -10,16 +10,19 @@ import json
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import SimpleITK as sitk
 from matplotlib.figure import Figure
 
-from .dicom.reference import DicomReference
 from .image_io import write_image
 from .overview import overview_figure, save_overview
 from .pipeline import AnalysisResult
 from .results_folder import staged_output_folder, write_metrics
 from .segmentation_file import Segment, write_segmentation
+
+if TYPE_CHECKING:
+    from .dicom.reference import DicomReference
 
 SEGMENT_COLORS: dict[str, tuple[float, float, float]] = {
     "Lesion": (0.95, 0.85, 0.25),

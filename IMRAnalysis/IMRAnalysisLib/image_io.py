@@ -18,7 +18,6 @@ from types import ModuleType
 from typing import Callable, TypeVar
 
 import numpy as np
-import pydicom
 import SimpleITK as sitk
 
 from .errors import InputError
@@ -245,6 +244,8 @@ def _multiframe_series(folder: Path) -> list[DicomSeries]:
     files = _dsc_dicom().multiframe_files(folder)
     if not files:
         return []
+    import pydicom  # only for DICOM folders: every run imports this module
+
     header = pydicom.dcmread(files[0], stop_before_pixels=True, specific_tags=["SeriesInstanceUID", "SeriesDescription"])
     description = str(header.get("SeriesDescription", "")).strip()
     return [DicomSeries(str(header.get("SeriesInstanceUID", "")), description or "no description",
