@@ -8,7 +8,6 @@ user error, 130 (Ctrl-C) or 143 (SIGTERM) when interrupted, 1 only for a genuine
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import signal
 import sys
@@ -357,27 +356,16 @@ def _input_paths(args: argparse.Namespace) -> list[str]:
     return paths + (args.midline if args.midline and len(args.midline) == 1 else [])
 
 
-def _load_export_meanwhile() -> None:
-    """Import the export layer in a thread while the analysis runs.
-
-    Its matplotlib import is the slowest of a run (about half a second); the registration
-    it overlaps runs in SimpleITK without the interpreter lock. Importing it again later
-    waits for this import to end.
-    """
-    threading.Thread(target=importlib.import_module, args=(f"{__package__}.export",), daemon=True).start()
-
-
 def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     """Parsed ``run`` arguments -> the patient's result folder; the measures (the one path cohorts share)."""
     out = Path(args.out)
     check_output_folder(out, args.overwrite, _input_paths(args))
     series = _series_uids(args)
-    _load_export_meanwhile()
     result, inputs, reference = _analyse(args, say, series)
     recorded = {**inputs.sources, **{f"{name}_series_uid": uid for name, uid in series.items()}}
     if args.dicom_reference:
         recorded["dicom_reference"] = args.dicom_reference
-    from .export import export_results
+    from .export import export_results  # matplotlib: loaded only when a result is written
 
     export_results(out, result, args.overwrite, {"inputs": recorded}, _input_paths(args), reference)
     return result.measures
