@@ -434,3 +434,13 @@ def test_module_self_tests_that_need_no_analysis(name: str, version: tuple[int, 
         case.setUp()
         getattr(case, name)()
         panel.session.assert_quiet()
+
+
+@pytest.mark.parametrize("name", ["test_PhantomWorkflow", "test_CancelDuringRegistration", "test_SampleDataButton"])
+def test_module_self_tests_that_run_the_analysis(name: str, tmp_path: Path, slicer_cache: Path) -> None:
+    """The self-test methods the GitHub workflow runs in Slicer, run here first on the stand-ins (5.12)."""
+    with open_panel(tmp_path, slicer_cache, version=(5, 12), enter=False, testing=True) as panel:
+        case = panel.module.IMRAnalysisTest()
+        case.setUp()
+        getattr(case, name)()
+        panel.session.assert_quiet()
