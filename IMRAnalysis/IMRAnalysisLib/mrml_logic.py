@@ -152,20 +152,11 @@ class IMRMrmlLogic:
 
     # --- analysis ---------------------------------------------------------------------
 
-    def run(
-        self,
-        post: slicer.vtkMRMLScalarVolumeNode,
-        day5: slicer.vtkMRMLScalarVolumeNode,
-        lesion: SegmentRef,
-        exclusion: SegmentRef | None = None,
-        arrival: slicer.vtkMRMLScalarVolumeNode | None = None,
-        parameters: AnalysisParameters = AnalysisParameters(),
-        flags: PatientFlags = PatientFlags(),
-        progress: Progress | None = None,
-        cancel: Cancel | None = None,
-    ) -> MrmlOutputs:
-        """The whole pipeline; output nodes of an earlier run are updated, missing ones created."""
-        job = self.prepare(post, day5, lesion, exclusion, arrival, parameters, flags)
+    def run(self, *inputs: Any, progress: Progress | None = None, cancel: Cancel | None = None,
+            **named: Any) -> MrmlOutputs:
+        """The whole pipeline on ``prepare``'s inputs, in this thread; output nodes of an earlier
+        run are updated, missing ones created."""
+        job = self.prepare(*inputs, **named)
         return self.apply(job, job.compute(progress, cancel))
 
     def prepare(
