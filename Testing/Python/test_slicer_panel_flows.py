@@ -168,6 +168,21 @@ def test_setup_binds_the_panel_to_its_parameter_node(fresh: Panel) -> None:
     fresh.session.assert_quiet()
 
 
+def test_choosing_a_map_sets_its_direction_and_never_asks_to_install(fresh: Panel,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even with a package missing, picking Tmax only sets its defaults: the install question
+    belongs to the actions that need the library (and declining it left the direction stale)."""
+    ui, parameters = fresh.ui, fresh.parameters
+    monkeypatch.setattr(fresh.logic, "missingRequirements", lambda: ["pynrrd>=1.0"])
+    ui.perfusionMapComboBox.choose("Tmax")
+    assert parameters.perfusionMap == "Tmax" and parameters.direction == "increase"
+    assert ui.thresholdPercentSliderWidget.isHidden() and not ui.thresholdSecondsSpinBox.isHidden()
+    assert not fresh.session.questions
+    ui.perfusionMapComboBox.choose("rCBV")
+    assert parameters.direction == "decrease" and not fresh.session.questions
+    fresh.session.assert_quiet()
+
+
 def test_load_sample_selects_the_inputs_and_shows_them(fresh: Panel) -> None:
     ui = fresh.ui
     fresh.load_sample()
