@@ -47,6 +47,7 @@ from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, patient_dsc, write_seri
 from IMRAnalysisLib.plane import Plane
 from IMRAnalysisLib.results_folder import MARKER, flatten_metrics
 from IMRAnalysisLib.segmentation_file import Segment, write_segmentation
+from IMRAnalysisLib.webapp.uploads import UPLOAD_ROLES, upload_state, write_patient_folder
 from dicom_series import write_mr_series
 from test_segmentation_file import GRIDS, make_reference
 
@@ -391,6 +392,21 @@ def test_a_patient_folder_s_dicom_series_is_the_reference(phantom_files: dict[st
     uid = write_mr_series(tmp_path / "post", default_phantom.post)
     logic = IMRMrmlLogic(slicer.vtkMRMLScene())
     post = logic.load_patient_folder(tmp_path)["post"]
+    assert logic.dicom_reference(post, default_phantom.post).series_uid == uid
+
+
+def test_a_dicom_series_uploaded_as_a_zip_to_the_web_page_is_the_reference(
+        phantom_files: dict[str, Path], default_phantom: PhantomPatient, tmp_path: Path) -> None:
+    """The web page's upload of a series, unpacked as the patient folder's ``post/``: ``dicom/`` refers to it."""
+    uid = write_mr_series(tmp_path / "series", default_phantom.post)
+    archive = shutil.make_archive(str(tmp_path / "series"), "zip", tmp_path / "series")
+    uploads = {"post": ("series.zip", Path(archive).read_bytes())}
+    uploads.update({role: (phantom_files[role].name, phantom_files[role].read_bytes()) for role in ("day5", "lesion")})
+    state = {upload_state(role): None for role in UPLOAD_ROLES}
+    state.update({upload_state(role): {"name": name, "content": content} for role, (name, content) in uploads.items()})
+    write_patient_folder(state, tmp_path / "patient")
+    logic = IMRMrmlLogic(slicer.vtkMRMLScene())
+    post = logic.load_patient_folder(tmp_path / "patient")["post"]
     assert logic.dicom_reference(post, default_phantom.post).series_uid == uid
 
 

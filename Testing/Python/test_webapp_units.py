@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -140,3 +142,51 @@ def test_guided_mode_covers_the_method_and_ends_on_the_workstation_view() -> Non
     assert "more than 2 s above their mirror" in tmax[5]["sentence"]
     assert not any("rCBV" in text["sentence"] or "%" in text["sentence"] for text in tmax[:-1])
     assert set(WORKSTATION_VIEW.segments) == {LESION, IMR, HYPERPERFUSION, EXCLUSION}
+
+
+def _zip(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_a_dicom_series_uploaded_as_a_zip_becomes_the_roles_folder(tmp_path: Path) -> None:
+    """Every file of the ZIP, flat, under a name of ours: paths in the ZIP reach nothing outside."""
+    series = _zip({"DICOM/IM1": b"one", "DICOM/sub/IM2": b"two", "../../escape": b"three", "/abs/IM4": b"four"})
+    state = {upload_state(role): None for role in UPLOAD_ROLES}
+    state.update({upload_state("post"): [_upload("series.ZIP", series)], upload_state("day5"): _upload("d5.nrrd"),
+                  upload_state("lesion"): _upload("l.nrrd")})
+    names = write_patient_folder(state, tmp_path / "patient")
+    assert names["post"] == "series.ZIP"
+    written = tmp_path / "patient" / "post"
+    assert sorted(path.read_bytes() for path in written.iterdir()) == [b"four", b"one", b"three", b"two"]
+    assert sorted(path.name for path in tmp_path.rglob("*") if path.is_file() and written not in path.parents) == [
+        "day5.nrrd", "lesion.nrrd"]
+
+
+@pytest.mark.parametrize("role, content, problem", [
+    ("lesion", _zip({"a": b"x"}), "a lesion mask|day-5 lesion mask cannot be"),
+    ("post", b"PK not a zip", "not a readable ZIP file"),
+    ("post", _zip({}), "holds no file"),
+], ids=["mask as a series", "not a zip", "empty zip"])
+def test_a_zip_that_is_no_dicom_series_is_refused_with_its_name(tmp_path: Path, role: str, content: bytes,
+                                                               problem: str) -> None:
+    state = {upload_state(name): None for name in UPLOAD_ROLES}
+    state.update({upload_state("post"): _upload("p.nrrd"), upload_state("day5"): _upload("d5.nrrd"),
+                  upload_state("lesion"): _upload("l.nrrd"), upload_state(role): _upload("bad.zip", content)})
+    with pytest.raises(InputError, match=problem) as raised:
+        write_patient_folder(state, tmp_path / "patient")
+    assert "bad.zip" in str(raised.value)
+
+
+def test_a_zip_that_claims_too_much_is_refused_before_unpacking(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("IMRAnalysisLib.webapp.uploads.MAX_ZIP_BYTES", 10)
+    state = {upload_state(name): None for name in UPLOAD_ROLES}
+    state.update({upload_state("post"): _upload("s.zip", _zip({"a": b"x" * 11})),
+                  upload_state("day5"): _upload("d5.nrrd"), upload_state("lesion"): _upload("l.nrrd")})
+    with pytest.raises(InputError, match="unpacks to more than"):
+        write_patient_folder(state, tmp_path / "patient")
+    assert not (tmp_path / "patient" / "post").exists()

@@ -1,17 +1,24 @@
 """Files uploaded from the page, written as a patient folder (``post.nii.gz``, ``post_dsc.nrrd``, ``lesion.nrrd`` ...).
 
 A timepoint is uploaded either as its map or as its DSC series (``post_dsc``), never
-both. The folder is then read by ``IMRMrmlLogic.load_patient_folder``, the same readers
-and checks as the command line, so an upload is refused with the command line's message.
+both; either may be a DICOM series as one ZIP file, unpacked into a folder named after
+the role (``post/``), as the patient folder reader expects (and the results then hold
+``dicom/``, filed with that series). The folder is then read by
+``IMRMrmlLogic.load_patient_folder``, the same readers and checks as the command line,
+so an upload is refused with the command line's message.
 """
 
 from __future__ import annotations
 
+import io
+import shutil
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..patient_folder import DSC_SUFFIX, MAP_ROLES, REQUIRED_ROLES
+from ..patient_folder import DSC_SUFFIX, MAP_ROLES, REQUIRED_ROLES, dsc_timepoint
 from .parameter_fields import page_number
 
 UPLOAD_ROLES = {  # upload -> what it is, in messages and labels; a ``_dsc`` upload is a 4D series
@@ -25,10 +32,13 @@ UPLOAD_ROLES = {  # upload -> what it is, in messages and labels; a ``_dsc`` upl
     "exclusion": "exclusion mask (haemorrhage)",
 }
 UPLOAD_HELP = ("Required: the post-EVT and day-5 timepoints, each as its map or its 4D DSC series, and the lesion "
-               "mask.")
+               "mask. A DICOM series is uploaded as one .zip of its files.")
 RECEIVED_STATE = "imr_uploads_received"  # what received_uploads gives
 UPLOAD_MESSAGE_STATE = "imr_upload_message"  # why the last file was refused, or empty
 TIMING_STATES = {"te": "imr_dsc_te", "tr": "imr_dsc_tr"}  # seconds; empty: the series' header
+ZIP_EXTENSION = "zip"
+MAX_ZIP_FILES = 5000  # a DSC series of 60 dynamics on 80 slices has 4800 files
+MAX_ZIP_BYTES = 4 * 1024**3  # unpacked: a ZIP that claims more is refused before anything is written
 
 
 def upload_state(role: str) -> str:
@@ -80,10 +90,41 @@ def write_patient_folder(state: Any, folder: Path) -> dict[str, str]:
         _, dot, extension = name.partition(".")
         if not dot:
             raise InputError(f"uploaded file {name!r} has no extension: its format is unknown")
-        written = f"{role}.{extension.lower()}"
-        (folder / written).write_bytes(bytes(upload["content"]))
+        if extension.lower() == ZIP_EXTENSION:
+            written = role
+            _unpack_dicom_series(bytes(upload["content"]), name, role, folder / written)
+        else:
+            written = f"{role}.{extension.lower()}"
+            (folder / written).write_bytes(bytes(upload["content"]))
         names[written] = name
     return names
+
+
+def _unpack_dicom_series(content: bytes, name: str, role: str, target: Path) -> None:
+    """The files of a ZIP into one flat folder, each under a name of ours: no path in the ZIP
+    (``../``, absolute, links) can reach outside ``target``, and sizes are checked as read."""
+    if role not in MAP_ROLES and dsc_timepoint(role) is None:
+        raise InputError(f"a ZIP upload is a DICOM series, which a {UPLOAD_ROLES[role]} cannot be", name)
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        members = [member for member in archive.infolist() if not member.is_dir()]
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise InputError(f"not a readable ZIP file ({error})", name) from error
+    if not members:
+        raise InputError("the ZIP file holds no file", name)
+    if len(members) > MAX_ZIP_FILES:
+        raise InputError(f"the ZIP file holds {len(members)} files; a series may have at most {MAX_ZIP_FILES}", name)
+    if sum(member.file_size for member in members) > MAX_ZIP_BYTES:
+        raise InputError(f"the ZIP file unpacks to more than {MAX_ZIP_BYTES / 1024**3:g} GiB", name)
+    if any(member.flag_bits & 0x1 for member in members):
+        raise InputError("the ZIP file is encrypted", name)
+    target.mkdir()
+    try:
+        for number, member in enumerate(members):
+            with archive.open(member) as source, open(target / f"{number:05d}.dcm", "xb") as destination:
+                shutil.copyfileobj(source, destination)  # zipfile stops at the stated size and checks the CRC
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        raise InputError(f"the ZIP file cannot be unpacked ({error})", name) from error
 
 
 def upload_limit_text(limit_bytes: int) -> str:
