@@ -43,6 +43,8 @@ SCENE_BUNDLE_NAME = "IMRAnalysis-scene.mrb"
 ASYMMETRY_OPACITY = 0.5
 FILLED_SEGMENTS = {"Lesion": False, "IMR": True, "Hyperperfusion": True, "Exclusion": False}
 PATIENT_LABEL_LENGTH = 60
+DICOM_WRITER = "highdicom~=0.28.2"  # writes dicom/ (pyproject.toml pins the same)
+DICOM_PYDICOM = "3.0.1"  # the oldest pydicom that DICOM_WRITER works with
 RUN_POLL_MS = 100  # how often the panel looks at a run in its worker thread
 BADGE_COLOURS = {"significant": "#c62828", "not significant": "#2e7d32", "not assessable": "#616161"}
 
@@ -524,8 +526,10 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                       "({files}) with these results?").format(folder=target, count=len(replaced),
                                                               files=", ".join(replaced))):
                 return
+            dicomNote = self.logic.dicomExportNote(self._parameterNode, confirmInstall)
             written = self.logic.exportResults(target, overwrite=replaced is not None)
-            self.ui.progressLabel.text = _("Results written to {folder}").format(folder=written)
+            self.ui.progressLabel.text = _("Results written to {folder}").format(folder=written) + (
+                f" ({dicomNote})" if dicomNote else "")
             self._rememberPaths(self.ui.exportFolderPathLineEdit)
 
 
@@ -591,12 +595,54 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         if not confirm(_("IMR Analysis needs these Python packages, which Slicer does not bundle:\n\n{packages}\n\n"
                          "Install them now?").format(packages=packages)):
             raise RuntimeError(_("IMR Analysis cannot run without: {packages}").format(packages=", ".join(missing)))
+        self.install(missing)
+
+    @staticmethod
+    def install(requirements: list) -> None:
         try:
             from slicer.packaging import pip_ensure  # Slicer >= 5.12
         except ImportError:
-            slicer.util.pip_install(missing)
+            slicer.util.pip_install(requirements)
         else:
-            pip_ensure(missing, prompt_install=False, requester="IMR Analysis")
+            pip_ensure(requirements, prompt_install=False, requester="IMR Analysis")
+
+    def dicomExportNote(self, parameterNode: IMRAnalysisParameterNode, confirm: Callable[[str], bool]) -> str | None:
+        """Make Export able to write ``dicom/`` for a post-EVT map read from DICOM; else say why it will not.
+
+        ``dicom/`` needs highdicom, which Slicer does not bundle and which needs pydicom
+        ``DICOM_PYDICOM``: it is installed, after asking, only where Slicer's own pydicom is
+        that recent, since upgrading Slicer's pydicom could break its DICOM module (Slicer
+        5.10 ships 2.4). Returns why ``dicom/`` will be missing, or None.
+        """
+        if self._mrml().dicom_source(parameterNode.postVolume) is None or self.dicomWriterInstalled():
+            return None
+        from packaging.version import Version
+
+        have = self.pydicomVersion()
+        if have is None or Version(have) < Version(DICOM_PYDICOM):
+            return _("no dicom/ folder: DICOM results need pydicom {need} or newer, and this Slicer has {have}").format(
+                need=DICOM_PYDICOM, have=have or _("none"))
+        if not confirm(_("The post-EVT map is a DICOM series, so the results can also be written as DICOM objects "
+                         "for PACS (dicom/). That needs the Python package {package}, which Slicer does not bundle.\n\n"
+                         "Install it now?").format(package=DICOM_WRITER)):
+            return _("no dicom/ folder: {package} was not installed").format(package=DICOM_WRITER)
+        self.install([DICOM_WRITER])
+        return None
+
+    @staticmethod
+    def dicomWriterInstalled() -> bool:
+        from importlib.util import find_spec
+
+        return find_spec("highdicom") is not None
+
+    @staticmethod
+    def pydicomVersion() -> str | None:
+        from importlib import metadata
+
+        try:
+            return metadata.version("pydicom")
+        except metadata.PackageNotFoundError:
+            return None
 
     # Inputs
 

@@ -232,25 +232,33 @@ class IMRMrmlLogic:
     def dicom_reference(self, post: slicer.vtkMRMLVolumeNode | None, grid: sitk.Image) -> DicomReference | None:
         """The DICOM series the post-EVT node was loaded from, which ``dicom/`` refers to, or None.
 
-        A volume loaded by Slicer's DICOM module names its instances (``DICOM.instanceUIDs``,
-        files in ``slicer.dicomDatabase``); one read from a patient folder's DICOM series
-        (``post/``) keeps that folder. None too when the series does not lie on ``grid``
-        or highdicom (which needs pydicom 3, newer than Slicer 5.10's) is not installed:
-        the export then holds what it always held.
+        None when the node was not read from DICOM (``dicom_source``), when the series does
+        not lie on ``grid``, or when highdicom (which needs pydicom 3, newer than Slicer
+        5.10's) is not installed: the export then holds what it always held.
         """
-        if post is None or find_spec("highdicom") is None:
+        source = self.dicom_source(post)
+        if source is None or find_spec("highdicom") is None:
             return None
-        uids = (post.GetAttribute("DICOM.instanceUIDs") or "").split()
-        database = getattr(slicer, "dicomDatabase", None)
-        folder = self._files.get(post.GetID())
         try:
-            if uids and database is not None:
-                files = [database.fileForInstance(uid) for uid in uids]
-                return reference_from_files(files, grid, "post-EVT map", Path(files[0]).parent)
-            if folder and Path(folder).is_dir() and post.GetID() not in self._dsc_nodes:
-                return read_reference(folder, grid, "post-EVT map")
+            if isinstance(source, list):
+                return reference_from_files(source, grid, "post-EVT map", Path(source[0]).parent)
+            return read_reference(source, grid, "post-EVT map")
         except InputError:
             return None
+
+    def dicom_source(self, node: slicer.vtkMRMLVolumeNode | None) -> list[str] | str | None:
+        """The DICOM files a volume was loaded from by Slicer's DICOM module (its ``DICOM.instanceUIDs``,
+        found in ``slicer.dicomDatabase``), or the DICOM series folder of a patient folder (``post/``)
+        it was read from; None for any other volume, a map computed from a DSC series included."""
+        if node is None:
+            return None
+        uids = (node.GetAttribute("DICOM.instanceUIDs") or "").split()
+        database = getattr(slicer, "dicomDatabase", None)
+        if uids and database is not None:
+            return [database.fileForInstance(uid) for uid in uids]
+        folder = self._files.get(node.GetID())
+        if folder and Path(folder).is_dir() and node.GetID() not in self._dsc_nodes:
+            return folder
         return None
 
     # --- loading ----------------------------------------------------------------------

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
+import tomllib
 import time
 import zipfile
 from collections.abc import Iterator
@@ -459,3 +461,49 @@ def test_module_self_tests_that_run_the_analysis(name: str, tmp_path: Path, slic
         case.setUp()
         getattr(case, name)()
         panel.session.assert_quiet()
+
+
+def test_export_of_a_dicom_patient_writes_dicom_or_says_why_not(tmp_path: Path, slicer_cache: Path,
+                                                               phantom_files: dict[str, Path],
+                                                               default_phantom: Any,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A post-EVT map read from a DICOM series exports ``dicom/``; where highdicom is missing the panel
+    offers it only if Slicer's pydicom can take it (not 5.10's 2.4), and otherwise says why ``dicom/`` is absent."""
+    from dicom_series import write_mr_series
+
+    patient = tmp_path / "patient"
+    patient.mkdir()
+    for role in ("day5", "lesion"):
+        shutil.copy(phantom_files[role], patient / phantom_files[role].name)
+    write_mr_series(patient / "post", default_phantom.post)
+    with open_panel(tmp_path / "session", slicer_cache) as panel:
+        ui, session, logic = panel.ui, panel.session, panel.logic
+        ui.patientFolderPathLineEdit.currentPath = str(patient)
+        ui.loadPatientFolderButton.click()
+        panel.apply()
+
+        panel.export_to(tmp_path / "installed")
+        result = next((tmp_path / "installed").iterdir())
+        assert sorted(path.name for path in (result / "dicom").iterdir()) == [
+            "asymmetry_map.dcm", "measurements.dcm", "overview.dcm", "segmentation.dcm"]
+        assert not session.questions and ui.progressLabel.text == f"Results written to {result}"
+
+        monkeypatch.setattr(logic, "dicomWriterInstalled", lambda: False)
+        monkeypatch.setattr(logic, "pydicomVersion", lambda: "2.4.4")  # Slicer 5.10's
+        panel.export_to(tmp_path / "old pydicom")
+        assert not session.questions, "nothing to offer: installing would upgrade Slicer's own pydicom"
+        assert "no dicom/ folder: DICOM results need pydicom 3.0.1 or newer, and this Slicer has 2.4.4" in (
+            ui.progressLabel.text)
+
+        installs: list[list[str]] = []
+        monkeypatch.setattr(logic, "pydicomVersion", lambda: "3.0.2")
+        monkeypatch.setattr(logic, "install", installs.append)
+        session.answers.extend([False, True])
+        panel.export_to(tmp_path / "declined")
+        assert len(session.questions) == 1 and "highdicom" in session.questions[0].text
+        assert "no dicom/ folder: highdicom~=0.28.2 was not installed" in ui.progressLabel.text
+        panel.export_to(tmp_path / "accepted")
+        assert installs == [[panel.module.DICOM_WRITER]]
+        pinned = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())["project"]["dependencies"]
+        assert panel.module.DICOM_WRITER in [entry.split("#")[0].strip() for entry in pinned]
+        session.assert_quiet()
