@@ -280,3 +280,19 @@ def test_a_reference_folder_of_several_series_needs_a_choice(post_series: Path, 
                              "--out", str(tmp_path / "out")])
     assert "--dicom-reference folder holds 2 DICOM series" in line and other in line and "--series" in line
     assert read_reference(folder, default_phantom.post, "--dicom-reference", other).series_uid == other
+
+
+def test_a_cohort_row_with_a_dicom_reference_gets_dicom_results(post_series: Path, phantom_files: dict[str, Path],
+                                                                tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """The manifest's ``dicom_reference`` column is the run's ``--dicom-reference`` for a NIfTI/NRRD post-EVT map."""
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(
+        "patient_id,post,day5,lesion,dicom_reference,ica_occlusion,hemorrhagic_transformation,reocclusion\n"
+        f"P1,{phantom_files['post']},{phantom_files['day5']},{phantom_files['lesion']},{post_series},0,0,0\n")
+    assert main(["cohort", str(manifest), "--out", str(tmp_path / "cohort"), "--jobs", "1"]) == 0
+    capsys.readouterr()
+    patient = tmp_path / "cohort" / "patients" / "P1"
+    assert sorted(path.name for path in (patient / DICOM_FOLDER).iterdir()) == sorted(OBJECTS)
+    assert _metrics(patient)["inputs"]["dicom_reference"] == str(post_series)
+    assert _read(patient, SEGMENTATION_FILE).StudyInstanceUID == pydicom.dcmread(
+        next(post_series.iterdir())).StudyInstanceUID

@@ -22,7 +22,9 @@ from ..patient_folder import patient_files
 MAP_COLUMNS = ("arrival", "post", "day5")
 DSC_COLUMNS = tuple(f"{name}_dsc" for name in MAP_COLUMNS)
 MASK_COLUMNS = ("lesion", "exclusion")
-PATH_COLUMNS = (*MAP_COLUMNS, *MASK_COLUMNS, *DSC_COLUMNS)
+# the post-EVT DICOM series a NIfTI or NRRD post-EVT map lies on: its results then hold dicom/ (run --dicom-reference)
+REFERENCE_COLUMNS = ("dicom_reference",)
+PATH_COLUMNS = (*MAP_COLUMNS, *MASK_COLUMNS, *DSC_COLUMNS, *REFERENCE_COLUMNS)
 FLAG_COLUMNS = ("ica_occlusion", "hemorrhagic_transformation", "reocclusion")
 SCORE_RANGES = {"nihss_baseline": 42, "nihss_24h": 42, "nihss_day5": 42, "mrs_90": 6}  # column -> highest score
 CLINICAL_COLUMNS = ("mtici", *SCORE_RANGES)
