@@ -631,9 +631,9 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def dicomWriterInstalled() -> bool:
-        from importlib.util import find_spec
+        from IMRAnalysisLib.dicom import writer_available
 
-        return find_spec("highdicom") is not None
+        return writer_available()
 
     @staticmethod
     def pydicomVersion() -> str | None:

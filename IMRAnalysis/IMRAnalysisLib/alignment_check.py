@@ -24,7 +24,8 @@ STEP_DEG = 1.0
 _CLIP_PERCENTILE = 99.5  # vessel voxels would squeeze the tissue into one histogram bin
 
 
-def better_pose_gain(fixed: sitk.Image, moving: sitk.Image, mask: sitk.Image, transform: sitk.Transform) -> float:
+def better_pose_gain(fixed: sitk.Image, moving: sitk.Image, mask: sitk.Image,
+                     transform: sitk.Euler3DTransform) -> float:
     """How much more mutual information the best of the nearby poses gives than ``transform``
     (fixed physical -> moving physical); above 0, the registration did not find the best fit."""
     step_mm = min(fixed.GetSpacing())
@@ -33,21 +34,16 @@ def better_pose_gain(fixed: sitk.Image, moving: sitk.Image, mask: sitk.Image, tr
     return max(check.at(pose) for pose in nearby_poses(transform, step_mm)) - found
 
 
-def nearby_poses(transform: sitk.Transform, step_mm: float) -> list[sitk.Euler3DTransform]:
+def nearby_poses(transform: sitk.Euler3DTransform, step_mm: float) -> list[sitk.Euler3DTransform]:
     """The rigid poses ``step_mm`` along, and ``STEP_DEG`` about, each axis from ``transform``."""
-    rigid = sitk.Euler3DTransform()
-    rigid.SetMatrix(transform.GetMatrix())
-    rigid.SetTranslation(transform.GetTranslation())
-    if hasattr(transform, "GetCenter"):
-        rigid.SetCenter(transform.GetCenter())
-    parameters = np.array(rigid.GetParameters())  # three angles (rad), three shifts (mm)
+    parameters = np.array(transform.GetParameters())  # three angles (rad), three shifts (mm)
     steps = np.r_[np.full(3, np.radians(STEP_DEG)), np.full(3, step_mm)]
     poses = []
     for axis in range(6):
         for sign in (-1.0, 1.0):
             moved = parameters.copy()
             moved[axis] += sign * steps[axis]
-            pose = sitk.Euler3DTransform(rigid)
+            pose = sitk.Euler3DTransform(transform)
             pose.SetParameters(moved.tolist())
             poses.append(pose)
     return poses

@@ -14,7 +14,7 @@ from .imr import Segments, voxel_volume_ml
 from .midline import MidlineResult
 from .parameters import AnalysisParameters, PatientFlags
 from .alignment_check import STEP_DEG
-from .registration import MIN_RELATIVE_CORRELATION, RegistrationResult
+from .registration import RegistrationResult
 
 _DECIMALS = 4
 _TIMEPOINT_NAMES = {"day5": "day-5", "arrival": "arrival"}
@@ -64,10 +64,10 @@ def _registration_findings(registrations: dict[str, RegistrationResult], referen
         timepoint = _TIMEPOINT_NAMES.get(name, name)
         what = f"{timepoint} registration failed" if result.registered else (
             f"{timepoint} map is not aligned with post-EVT (registration off)")
-        relative = result.relative_correlation(reference)
-        if relative is not None and relative < MIN_RELATIVE_CORRELATION:
-            evidence = (f"the two correlate {result.correlation:.2f} in the brain, {relative:.2f} of the post-EVT"
-                        f" map's {reference:.2f} with its own mirror")
+        if result.correlates_too_little(reference):
+            evidence = (f"the two correlate {result.correlation:.2f} in the brain,"
+                        f" {result.relative_correlation(reference):.2f} of the post-EVT map's {reference:.2f} with"
+                        " its own mirror")
         else:
             evidence = (f"a pose one voxel or {STEP_DEG:g} degree away matches post-EVT better (mutual information"
                         f" +{result.nearby_gain:.3f}), so the maps are off by more than a voxel")

@@ -10,7 +10,6 @@ both back and redoes only what the edit invalidates, never the registration.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -19,6 +18,7 @@ import SimpleITK as sitk
 import slicer
 import vtk
 
+from .dicom import writer_available
 from .dicom.reference import DicomReference, read_reference, reference_from_files
 from .dsc_cli import map_from_dsc
 from .errors import InputError
@@ -237,7 +237,7 @@ class IMRMrmlLogic:
         5.10's) is not installed: the export then holds what it always held.
         """
         source = self.dicom_source(post)
-        if source is None or find_spec("highdicom") is None:
+        if source is None or not writer_available():
             return None
         try:
             if isinstance(source, list):

@@ -59,11 +59,14 @@ class RegistrationResult:
         when that is too weak to judge by)."""
         return self.correlation / reference if reference >= _MIN_REFERENCE else None
 
+    def correlates_too_little(self, reference: float) -> bool:
+        relative = self.relative_correlation(reference)
+        return relative is not None and relative < MIN_RELATIVE_CORRELATION
+
     def failed(self, reference: float) -> bool:
         """The maps do not line up: the registration failed, or, when it is off, the inputs
         were not aligned."""
-        relative = self.relative_correlation(reference)
-        return (relative is not None and relative < MIN_RELATIVE_CORRELATION) or self.better_pose_nearby()
+        return self.correlates_too_little(reference) or self.better_pose_nearby()
 
     def quality(self, reference: float) -> dict[str, float | bool | None]:
         """The figures a reader checks: correlation of the aligned maps in the brain, also
