@@ -282,17 +282,21 @@ def test_a_reference_folder_of_several_series_needs_a_choice(post_series: Path, 
     assert read_reference(folder, default_phantom.post, "--dicom-reference", other).series_uid == other
 
 
-def test_a_cohort_row_with_a_dicom_reference_gets_dicom_results(post_series: Path, phantom_files: dict[str, Path],
-                                                                tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    """The manifest's ``dicom_reference`` column is the run's ``--dicom-reference`` for a NIfTI/NRRD post-EVT map."""
+@pytest.mark.parametrize("post_is_dicom", [False, True], ids=["nrrd-with-reference", "dicom-folder"])
+def test_a_cohort_row_with_a_dicom_source_gets_dicom_results(post_is_dicom: bool, post_series: Path,
+                                                             phantom_files: dict[str, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    """A row's post-EVT DICOM folder is its own reference; for a NIfTI/NRRD map the manifest's
+    ``dicom_reference`` column is the run's ``--dicom-reference``."""
+    post, reference = (post_series, "") if post_is_dicom else (phantom_files["post"], post_series)
     manifest = tmp_path / "manifest.csv"
     manifest.write_text(
         "patient_id,post,day5,lesion,dicom_reference,ica_occlusion,hemorrhagic_transformation,reocclusion\n"
-        f"P1,{phantom_files['post']},{phantom_files['day5']},{phantom_files['lesion']},{post_series},0,0,0\n")
+        f"P1,{post},{phantom_files['day5']},{phantom_files['lesion']},{reference},0,0,0\n")
     assert main(["cohort", str(manifest), "--out", str(tmp_path / "cohort"), "--jobs", "1"]) == 0
     capsys.readouterr()
     patient = tmp_path / "cohort" / "patients" / "P1"
     assert sorted(path.name for path in (patient / DICOM_FOLDER).iterdir()) == sorted(OBJECTS)
-    assert _metrics(patient)["inputs"]["dicom_reference"] == str(post_series)
+    assert _metrics(patient)["inputs"].get("dicom_reference") == (None if post_is_dicom else str(post_series))
     assert _read(patient, SEGMENTATION_FILE).StudyInstanceUID == pydicom.dcmread(
         next(post_series.iterdir())).StudyInstanceUID
