@@ -314,11 +314,11 @@ def _dicom_reference(args: argparse.Namespace, post: sitk.Image, series: dict[st
                      say: Callable[[str], None]) -> DicomReference | None:
     """The series ``dicom/`` refers to: ``--dicom-reference`` (refused unless it matches the map), or the
     post-EVT map's own DICOM folder (when it cannot be one, the analysis goes on without ``dicom/``)."""
+    if not args.dicom_reference and not (args.post and Path(args.post).is_dir()):
+        return None
     from .dicom.reference import read_reference  # pydicom: only when DICOM is involved
     if args.dicom_reference:
         return read_reference(args.dicom_reference, post, "--dicom-reference", series.get("reference"))
-    if not (args.post and Path(args.post).is_dir()):
-        return None
     try:
         return read_reference(args.post, post, _role(args, "post"), series.get("post"))
     except InputError as error:

@@ -158,3 +158,16 @@ def test_no_registration_takes_the_inputs_as_aligned(exclusion_files, tmp_path) 
     assert (day5["registered"], day5["correlation"], day5["mutual_information"]) == (False, 1.0, None)
     assert day5["relative_correlation"] == pytest.approx(1.0 / measures["midline"]["symmetry_correlation"], abs=1e-3)
     assert measures["status"] == "assessable"
+
+
+def test_a_run_on_files_that_are_no_dicom_never_loads_pydicom(phantom_files: dict[str, Path], tmp_path: Path) -> None:
+    """pydicom costs a third of a second to import: only DICOM inputs or a DICOM reference pay for it."""
+    import subprocess
+    import sys
+
+    argv = ["run", "--quiet", "--out", str(tmp_path / "out"),
+            *(f"--{role}={phantom_files[role]}" for role in ("post", "day5", "lesion"))]
+    script = ("import sys; from IMRAnalysisLib.cli import main; status = main(sys.argv[1:]); "
+              "print(status, sorted(name for name in sys.modules if name.split('.')[0] in ('pydicom', 'highdicom')))")
+    done = subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "0 []"
