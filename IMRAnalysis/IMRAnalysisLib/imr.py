@@ -60,13 +60,20 @@ def occupied_box(mask: np.ndarray, margin: tuple[int, ...] = (0, 0, 0)) -> tuple
     return tuple(slice(max(0, side.start - pad), side.stop + pad) for side, pad in zip(box, margin))
 
 
-def _drop_small_clusters(mask: np.ndarray, min_voxels: float) -> tuple[np.ndarray, int]:
+def _drop_small_clusters(mask: np.ndarray, min_voxels: float,
+                         confirmed_by: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """The clusters of ``mask`` of at least ``min_voxels``, and, given ``confirmed_by``, holding
+    one of its voxels; with their count."""
     if not mask.any():
         return mask, 0
     box = occupied_box(mask)
     labels, count = ndimage.label(mask[box], structure=_FULL_CONNECTIVITY)
     sizes = ndimage.sum_labels(mask[box], labels, index=np.arange(1, count + 1))
     keep = np.concatenate([[False], sizes >= min_voxels])
+    if confirmed_by is not None:
+        confirmed = np.zeros(count + 1, dtype=bool)
+        confirmed[np.unique(labels[confirmed_by[box]])] = True
+        keep &= confirmed
     kept = np.zeros_like(mask)
     kept[box] = keep[labels]
     return kept, int(np.count_nonzero(keep))
@@ -98,7 +105,7 @@ def _beyond(ratio: sitk.Image, region: np.ndarray, threshold: float) -> tuple[np
 def segment_imr(
     ratio: sitk.Image, lesion: sitk.Image, exclusion: sitk.Image | None, parameters: AnalysisParameters,
     unmeasurable: np.ndarray | None = None, detection: sitk.Image | None = None, reach_mm: float = 0.0,
-    min_found_ml: float = 0.0,
+    min_found_ml: float = 0.0, across_slices: sitk.Image | None = None,
 ) -> Segments:
     """IMR and hyperperfusion masks from the asymmetry ratio, lesion and exclusion (post grid).
 
@@ -108,16 +115,23 @@ def segment_imr(
     ``ratio`` is within ``reach_mm`` of that: the smoother map keeps noise and
     partial-volume tails out, the sharper one places the edges that smoothing pulls in.
     Regions of ``detection`` smaller than ``min_found_ml`` (the size of the smoothing kernel:
-    what noise makes) find nothing.
+    what noise makes) find nothing, and so do those where the detection map filtered
+    ``across_slices`` (``asymmetry`` module: what a sheet thinner than a slice makes in a
+    tilted head) has no region of that size beyond the threshold; the others keep their
+    whole extent.
     """
     exclusion = exclusion if exclusion is not None else empty_like(ratio)
     region = sitk.GetArrayViewFromImage(lesion).astype(bool) & ~sitk.GetArrayViewFromImage(exclusion).astype(bool)
     if unmeasurable is not None:
         region &= ~unmeasurable
     lower, higher = _beyond(ratio, region, parameters.threshold)
-    if detection is not None:
+    if detection is not None or across_slices is not None:
         found_voxels = min_found_ml / voxel_volume_ml(ratio)
-        found = [_drop_small_clusters(side, found_voxels)[0] for side in _beyond(detection, region, parameters.threshold)]
+        confirming = ([None, None] if across_slices is None else
+                      [_drop_small_clusters(side, found_voxels)[0]
+                       for side in _beyond(across_slices, region, parameters.threshold)])
+        found = [_drop_small_clusters(side, found_voxels, confirm)[0] for side, confirm in
+                 zip(_beyond(ratio if detection is None else detection, region, parameters.threshold), confirming)]
         lower, higher = (core | (fine & grown(core, reach_mm, ratio.GetSpacing()))
                          for core, fine in zip(found, (lower, higher)))
     impaired, opposite = (lower, higher) if parameters.direction == "decrease" else (higher, lower)

@@ -197,7 +197,8 @@ def measure(
         missing = homologs.missing
     sigma = asymmetry.detection_smoothing_mm
     segments = segment_imr(asymmetry.ratio, lesion, exclusion, parameters, missing, asymmetry.detection,
-                           DETECTION_REACH * sigma, 4.0 / 3.0 * np.pi * (DETECTION_REACH * sigma) ** 3 / 1000.0)
+                           DETECTION_REACH * sigma, 4.0 / 3.0 * np.pi * (DETECTION_REACH * sigma) ** 3 / 1000.0,
+                           asymmetry.across_slices)
     assessment = (assess(post, lesion, midline.plane, brain_mask, parameters, asymmetry, homologs,
                          volume_ml(segments.imr))
                   if parameters.assessability_checks else Assessment())

@@ -114,3 +114,20 @@ def test_smoothing_is_in_millimetres(head: np.ndarray) -> None:
     smooth_centre = sitk.GetArrayFromImage(smooth.ratio)[7, 12, 28]
     assert sharp_centre == pytest.approx(-0.5)
     assert -0.5 < smooth_centre < -0.1  # blurred with its surroundings, still a deficit
+
+
+def test_a_region_counts_only_where_the_map_filtered_across_slices_confirms_it() -> None:
+    """Two regions 30 % below their mirror; the map filtered across slices still finds part of
+    the first and nothing of the second (a sheet thinner than a slice): the first counts whole."""
+    ratio = np.zeros(SHAPE, dtype=np.float32)
+    ratio[4:10, 8:14, 24:30] = -0.3
+    ratio[14:15, 26:32, 24:30] = -0.3
+    across = np.zeros(SHAPE, dtype=np.float32)
+    across[6:8, 10:12, 26:28] = -0.2
+    across[14:15, 26:32, 24:30] = -0.1
+    lesion = _mask(np.ones(SHAPE, bool))
+    segments = segment_imr(_image(ratio), lesion, None, AnalysisParameters(), across_slices=_image(across))
+    assert np.array_equal(sitk.GetArrayFromImage(segments.imr), (ratio < -0.15) & (np.indices(SHAPE)[0] < 12))
+    assert segments.imr_clusters == 1
+    unfiltered = segment_imr(_image(ratio), lesion, None, AnalysisParameters())
+    assert unfiltered.imr_clusters == 2

@@ -13,6 +13,7 @@ from IMRAnalysisLib.asymmetry import (
     compute_asymmetry,
     interpolation_variance,
     match_interpolation_blur,
+    slice_axis,
 )
 from IMRAnalysisLib.midline import mirror
 from IMRAnalysisLib.parameters import AnalysisParameters
@@ -118,6 +119,46 @@ def test_automatic_smoothing_is_the_least_that_brings_the_noise_under_target() -
         assert getattr(rougher, noise) > target * threshold
     clean = compute_asymmetry(_image(head), plane, AnalysisParameters(), brain)
     assert clean.smoothing_mm == 0.0 and clean.detection_smoothing_mm == 0.0 and clean.detection is None
+
+
+def test_slices_are_the_axis_clearly_coarser_than_both_others() -> None:
+    assert slice_axis((1.875, 1.875, 5.0)) == 2
+    assert slice_axis((6.0, 1.9, 1.9)) == 0  # sagittal slices
+    assert slice_axis((2.0, 2.0, 2.0)) is None and slice_axis((2.0, 2.0, 2.4)) is None
+    assert slice_axis((1.0, 5.0, 5.0)) is None
+
+
+@pytest.mark.parametrize("tilt_deg", [2.87, 0.0])
+def test_a_sheet_thinner_than_a_slice_is_kept_out_of_the_map_filtered_across_slices(tilt_deg: float) -> None:
+    """A tilted head: a CSF-like sheet lies wholly in one slice, and its mirror image wholly in
+    the one mirror slice that holds it, but the voxel's mirror point falls half a slice away
+    (the tilt), so the interpolated mirror sees the sheet at half depth. The detection map
+    filtered across slices keeps that out, while a deficit three slices thick stays beyond
+    the threshold. Untilted, the mirror falls on the slices and there is nothing to keep out."""
+    plane = Plane.from_vectors(np.zeros(3), np.array([np.cos(np.radians(tilt_deg)), 0.0, np.sin(np.radians(tilt_deg))]))
+    x, y, z = _coordinates()
+    k = np.indices(SHAPE)[0]
+    radius = np.sqrt((x / 40) ** 2 + (y / 42) ** 2 + (z / 40) ** 2)
+    maps = 2.0 * np.clip((1.0 - radius) * 8, 0, 1)  # a ball about the plane's point: symmetric for any tilt
+    mirrored = plane.reflect(np.stack([x, y, z], axis=-1))
+    mirrored_slice = (mirrored[..., 2] - ORIGIN[2]) / SPACING[2]
+
+    def zone(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        return (np.abs(px - 20) < 8) & (np.abs(py) < 8)
+
+    sheet = zone(x, y) & (k == 12)
+    deficit = zone(x, y + 20) & (np.abs(k - 6) <= 1)
+    maps[sheet | (zone(mirrored[..., 0], mirrored[..., 1]) & (np.abs(mirrored_slice - 12) < 0.5))] *= 0.3
+    maps[deficit] *= 0.65
+    noisy = maps * (1 + 0.08 * np.random.default_rng(5).standard_normal(SHAPE))
+    found = compute_asymmetry(_image(noisy), plane, AnalysisParameters(), _brain(2.0 * (radius < 0.97)),
+                              _brain(2.0 * (zone(x, y) | deficit)))
+    threshold = AnalysisParameters().threshold
+    fine, detection = (sitk.GetArrayFromImage(image) for image in (found.ratio, found.across_slices))
+    if tilt_deg:
+        assert np.nanmedian(fine[sheet]) < -threshold  # the voxel-scale map still sees the sheet
+    assert np.nanmedian(detection[sheet]) > -threshold / 2
+    assert np.nanmedian(detection[deficit]) < -threshold
 
 
 def test_fixed_smoothing_is_used_as_given_and_its_noise_reported() -> None:
