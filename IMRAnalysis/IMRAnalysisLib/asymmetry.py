@@ -125,17 +125,22 @@ def match_interpolation_blur(values: np.ndarray, variance: np.ndarray) -> np.nda
     """``values`` blurred along each axis by a 3-tap kernel of the given per-voxel variance."""
     result = values.astype(np.float64)
     for axis_ijk in range(3):
-        axis = 2 - axis_ijk  # numpy arrays are (z, y, x)
-        if result.shape[axis] < 2:
-            continue
-        weight = np.clip(0.5 * variance[axis_ijk], 0.0, _MAX_MATCHING_WEIGHT)
-        moved = np.moveaxis(result, axis, 0)  # views: the neighbours are slices, edges repeat themselves
-        neighbours = np.empty_like(moved)
-        neighbours[1:-1] = moved[:-2] + moved[2:]
-        neighbours[0] = moved[0] + moved[1]
-        neighbours[-1] = moved[-2] + moved[-1]
-        result = (1.0 - 2.0 * weight) * result + weight * np.moveaxis(neighbours, 0, axis)
+        result = _three_tap(result, 0.5 * variance[axis_ijk], 2 - axis_ijk)  # numpy arrays are (z, y, x)
     return result
+
+
+def _three_tap(values: np.ndarray, weight: np.ndarray, axis: int) -> np.ndarray:
+    """``values`` filtered along array ``axis`` by [w, 1 - 2w, w] (w per voxel, at most a third),
+    edges repeating themselves."""
+    if values.shape[axis] < 2:
+        return values
+    weight = np.clip(weight, 0.0, _MAX_MATCHING_WEIGHT)
+    moved = np.moveaxis(values, axis, 0)  # views: the neighbours are slices
+    neighbours = np.empty_like(moved)
+    neighbours[1:-1] = moved[:-2] + moved[2:]
+    neighbours[0] = moved[0] + moved[1]
+    neighbours[-1] = moved[-2] + moved[-1]
+    return (1.0 - 2.0 * weight) * values + weight * np.moveaxis(neighbours, 0, axis)
 
 
 def slice_axis(spacing: tuple[float, ...]) -> int | None:
@@ -146,20 +151,12 @@ def slice_axis(spacing: tuple[float, ...]) -> int | None:
     return coarsest if spacing[coarsest] > SLICE_AXIS_RATIO * max(others) else None
 
 
-def _smoothed(values: np.ndarray, sigma_mm: float, spacing: tuple[float, ...],
-              slice_variance: np.ndarray | None = None) -> np.ndarray:
-    """Gaussian smoothing in float32 (the maps are float32, and the passes run faster), then
-    across slices the 3-tap kernel [v, 1 - 2v, v] of ``slice_variance`` v, if given."""
-    result = values
-    if sigma_mm > 0:
-        sigma_voxels = [sigma_mm / s for s in reversed(spacing)]
-        result = ndimage.gaussian_filter(values, sigma_voxels, mode="nearest", truncate=3.0, output=np.float32)
-    axis = slice_axis(spacing)
-    if slice_variance is not None and axis is not None:
-        variance = np.zeros((3,) + slice_variance.shape)
-        variance[axis] = 2.0 * slice_variance  # the matching kernel's weight is half its variance
-        result = match_interpolation_blur(result, variance).astype(np.float32)
-    return result
+def _smoothed(values: np.ndarray, sigma_mm: float, spacing: tuple[float, ...]) -> np.ndarray:
+    """Gaussian smoothing in float32: the maps are float32, and the passes run faster."""
+    if sigma_mm <= 0:
+        return values
+    sigma_voxels = [sigma_mm / s for s in reversed(spacing)]
+    return ndimage.gaussian_filter(values, sigma_voxels, mode="nearest", truncate=3.0, output=np.float32)
 
 
 def _homolog_pair(image: sitk.Image, plane: Plane, match_resolution: bool, across_slices: bool) -> _Pair:
@@ -285,17 +282,14 @@ class _Smoothings:
     pair: _Pair
     _cache: dict = dataclass_field(default_factory=dict, compare=False, repr=False)
 
-    def at(self, sigma_mm: float, across_slices: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """The two sides are smoothed in two threads (the filter releases the GIL); ``across_slices``
-        adds the slice filter of the detection map."""
-        key = (sigma_mm, across_slices)
-        if key not in self._cache:
+    def at(self, sigma_mm: float) -> tuple[np.ndarray, np.ndarray]:
+        """The two sides are smoothed in two threads (the filter releases the GIL)."""
+        if sigma_mm not in self._cache:
             with ThreadPoolExecutor(max_workers=1) as pool:
-                variance = self.pair.slice_variance if across_slices else None
-                own = pool.submit(_smoothed, self.pair.own, sigma_mm, self.pair.spacing, variance)
-                other = _smoothed(self.pair.mirror, sigma_mm, self.pair.spacing, variance)
-                self._cache[key] = (own.result(), other)
-        return self._cache[key]
+                own = pool.submit(_smoothed, self.pair.own, sigma_mm, self.pair.spacing)
+                other = _smoothed(self.pair.mirror, sigma_mm, self.pair.spacing)
+                self._cache[sigma_mm] = (own.result(), other)
+        return self._cache[sigma_mm]
 
 
 @dataclass(frozen=True)
@@ -376,10 +370,28 @@ def compute_asymmetry(
     ratio, mirrored = _maps(pair, smoothings.at(fine), field, floor, within, difference)
     detected = None if detection == fine else _like(
         _maps(pair, smoothings.at(detection), field, floor, within, difference)[0], image)
-    across = None if pair.slice_variance is None else _like(
-        _maps(pair, smoothings.at(detection, across_slices=True), field, floor, within, difference)[0], image)
+    across = None if pair.slice_variance is None or lesion_array is None or not lesion_array.any() else _like(
+        _across_slices(pair, smoothings.at(detection), field, floor, within, difference, lesion_array), image)
     return AsymmetryMaps(_like(ratio, image), _like(mirrored, image), reference, fine, noise, shading,
                          detected, detection, tail_noise, across)
+
+
+def _across_slices(pair: _Pair, smoothed: tuple[np.ndarray, np.ndarray], field: np.ndarray | None, floor: float,
+                   brain: np.ndarray | None, difference: bool, lesion: np.ndarray) -> np.ndarray:
+    """The asymmetry of ``smoothed`` filtered across slices by the mirror's interpolation blur
+    there, in the lesion's slices only (NaN elsewhere): it is read nowhere else."""
+    axis = 2 - slice_axis(pair.spacing)
+    slices = np.flatnonzero(np.moveaxis(lesion, axis, 0).any(axis=(1, 2)))
+    box = [slice(None)] * 3
+    box[axis] = slice(max(0, slices[0] - 1), slices[-1] + 2)  # a neighbour slice each side: exact inside
+    box = tuple(box)
+    weight = pair.slice_variance[box]
+    filtered = tuple(_three_tap(side[box].astype(np.float64), weight, axis).astype(np.float32) for side in smoothed)
+    part = _Pair(pair.own[box], pair.mirror[box], pair.outside[box], pair.spacing, None)
+    ratio = np.full(lesion.shape, np.nan, dtype=np.float32)
+    ratio[box] = _maps(part, filtered, None if field is None else field[box], floor,
+                       None if brain is None else brain[box], difference)[0]
+    return ratio
 
 
 def _maps(pair: _Pair, smoothed: tuple[np.ndarray, np.ndarray], field: np.ndarray | None, floor: float,
