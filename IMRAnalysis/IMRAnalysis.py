@@ -876,7 +876,9 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
 
     def _requireResults(self):
         if self._outputs is None:
-            raise RuntimeError(_("Run the analysis first: this step reuses its registration and results."))
+            from IMRAnalysisLib.errors import NoAnalysisYet
+
+            raise NoAnalysisYet(_("Run the analysis first: this step reuses its registration and results."))
         return self._mrmlLogic
 
     def _keep(self, parameterNode: IMRAnalysisParameterNode, outputs):

@@ -18,5 +18,13 @@ class InputError(Exception):
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
 
+class NoAnalysisYet(InputError):
+    """A step that builds on an analysis (recompute, export, moving the midline) asked before any:
+    one type for every front end, each with its own words for what to do."""
+
+    def __init__(self, problem: str = "there is no analysis yet: run the analysis first") -> None:
+        super().__init__(problem)
+
+
 class AnalysisCancelled(Exception):
     """Raised inside a long stage when the caller's cancel check returns True."""

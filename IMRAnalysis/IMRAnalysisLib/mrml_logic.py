@@ -21,7 +21,7 @@ import vtk
 from .dicom import writer_available
 from .dicom.reference import DicomReference, read_reference, reference_from_files
 from .dsc_cli import map_from_dsc
-from .errors import InputError
+from .errors import InputError, NoAnalysisYet
 from .export import segments_of, shown_asymmetry, write_folder_contents
 from .image_io import (
     check_map, physical_bounds, read_map, read_mask, require_inside, require_overlap,
@@ -190,7 +190,7 @@ class IMRMrmlLogic:
         Only the IMR and Hyperperfusion segments, the maps (when the plane or a map
         parameter changed), the table and the measures are replaced.
         """
-        outputs, previous = self._require_run()
+        outputs, previous = self.require_run()
         plane = plane_from_plane_node(outputs.plane)
         self.result = remeasure(
             previous,
@@ -217,7 +217,7 @@ class IMRMrmlLogic:
         folder, so they are part of the result folder and its marker; ``dicom/`` is added when
         the post-EVT map came from a DICOM series (see ``dicom_reference``).
         """
-        outputs, result = self._require_run()
+        outputs, result = self.require_run()
         folder = Path(folder)
         table = self._fill_table(slicer.vtkMRMLTableNode(), result.measures)
         reference = self.dicom_reference(outputs.post, result.post)
@@ -498,9 +498,10 @@ class IMRMrmlLogic:
         """The current measures with the inputs they came from, as in metrics.json."""
         return {**self.result.measures, "inputs": dict(self._sources)}
 
-    def _require_run(self) -> tuple[MrmlOutputs, AnalysisResult]:
+    def require_run(self) -> tuple[MrmlOutputs, AnalysisResult]:
+        """The last run's outputs and result, still in the scene; ``NoAnalysisYet`` before any run."""
         if self.outputs is None or self.result is None:
-            raise InputError("run the analysis first")
+            raise NoAnalysisYet()
         for node, what in ((self.outputs.segmentation, "segmentation"), (self.outputs.plane, "mid-sagittal plane")):
             if self._present(node) is None:
                 raise InputError(f"the output {what} was deleted; run the analysis again")

@@ -335,4 +335,4 @@ def plane_from_plane_node(node: slicer.vtkMRMLMarkupsPlaneNode) -> Plane:
     origin, normal = [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     node.GetOriginWorld(origin)
     node.GetNormalWorld(normal)
-    return Plane.from_vectors(np.asarray(origin) * _LPS_TO_RAS, np.asarray(normal) * _LPS_TO_RAS)
+    return Plane.given(np.asarray(origin) * _LPS_TO_RAS, np.asarray(normal) * _LPS_TO_RAS)

@@ -36,8 +36,8 @@ class Plane:
     def from_vectors(cls, point: np.ndarray, normal: np.ndarray) -> "Plane":
         normal = np.asarray(normal, dtype=float)
         length = np.linalg.norm(normal)
-        if not np.isfinite(length) or length < 1e-9:
-            raise InputError("the midline normal must be a non-zero vector")
+        if not np.isfinite(length) or length < 1e-9:  # a computed normal: a defect, not the user's error
+            raise ValueError(f"a plane needs a finite non-zero normal, got {normal.tolist()}")
         normal = normal / length
         if normal[0] < 0:
             normal = -normal
@@ -114,6 +114,13 @@ class Plane:
             point, normal = point * _LPS_TO_RAS, normal * _LPS_TO_RAS
         elif system != "LPS":
             raise InputError(f"midline coordinate_system must be LPS or RAS, got {system}", source)
+        return cls.given(point, normal, source)
+
+    @classmethod
+    def given(cls, point: np.ndarray, normal: np.ndarray, source: str | Path | None = None) -> "Plane":
+        """A plane a user gave: a zero normal is their error (``from_vectors`` calls it a defect)."""
+        if not np.linalg.norm(np.asarray(normal, dtype=float)) >= 1e-9:
+            raise InputError("the midline normal must be a non-zero vector", source)
         return cls.from_vectors(point, normal)
 
     @classmethod

@@ -100,3 +100,12 @@ def test_a_plane_that_cannot_be_mid_sagittal_is_refused(default_phantom, post_an
                                np.array(normal))
     with pytest.raises(InputError, match=words):
         check_user_plane(plane, *post_and_brain)
+
+
+def test_a_zero_normal_is_the_user_s_error_only_when_the_user_gave_it() -> None:
+    """A computed plane with no normal is a defect (ValueError), never reported as bad input (exit 2)."""
+    with pytest.raises(ValueError, match="non-zero normal") as raised:
+        Plane.from_vectors(np.zeros(3), np.zeros(3))
+    assert not isinstance(raised.value, InputError)
+    with pytest.raises(InputError, match="non-zero vector"):
+        Plane.given(np.zeros(3), np.array([0.0, 0.0, np.nan]))

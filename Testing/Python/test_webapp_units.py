@@ -190,3 +190,22 @@ def test_a_zip_that_claims_too_much_is_refused_before_unpacking(tmp_path: Path,
     with pytest.raises(InputError, match="unpacks to more than"):
         write_patient_folder(state, tmp_path / "patient")
     assert not (tmp_path / "patient" / "post").exists()
+
+
+def test_steps_that_build_on_an_analysis_say_so_before_any_and_the_page_is_never_left_busy() -> None:
+    """Before a patient: every step that needs a run raises the one ``NoAnalysisYet``; a failure
+    of any other kind still ends the step, with its name on the page."""
+    from IMRAnalysisLib.errors import NoAnalysisYet
+    from IMRAnalysisLib.webapp.app import WorkstationApp
+
+    app = WorkstationApp()
+    for step in (lambda: app.workstation.recompute(), lambda: app.workstation.centre_on(IMR),
+                 lambda: app.workstation.move_midline(1.0, 0.0), app.workstation.reset_midline,
+                 lambda: app.workstation.show_step(WORKSTATION_VIEW), lambda: app.workstation.export_zip(".", {})):
+        with pytest.raises(NoAnalysisYet, match="run the analysis first"):
+            step()
+    app._run(app.workstation.recompute, "recomputing")
+    assert not app.state.imr_busy and app.state.imr_status == "error: there is no analysis yet: run the analysis first"
+    app._run(lambda: 1 / 0, "recomputing")
+    assert not app.state.imr_busy
+    assert app.state.imr_status.startswith("error: recomputing failed unexpectedly (ZeroDivisionError")

@@ -9,6 +9,7 @@ client may send (``message_limits``, ``max_upload_bytes``).
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import tempfile
@@ -39,6 +40,7 @@ from .ui import MIDLINE_TRIGGER, build_page
 LAYOUT = "Quad View"
 DOWNLOAD_ROUTE = "imr_download"
 DEFAULT_MAX_UPLOAD_MB = 1000.0  # a few 4D DSC series
+_LOG = logging.getLogger(__name__)
 
 
 class WorkstationApp(TrameApp):
@@ -266,12 +268,18 @@ class WorkstationApp(TrameApp):
     # --- state ------------------------------------------------------------------------
 
     def _run(self, action, what: str) -> None:
-        """Run an analysis step, then show its measures; a user error is shown, not raised."""
+        """Run an analysis step, then show its measures; a user error is shown, not raised, and
+        any other failure ends the step too (logged), so the page never stays busy."""
         self._set_status(what, busy=True)
         try:
             measures = action()
         except InputError as error:
             self._show_error(error)
+            return
+        except Exception as error:  # noqa: BLE001 - the page must leave "busy" whatever went wrong
+            _LOG.exception("%s failed", what)
+            self._set_status(f"error: {what} failed unexpectedly ({type(error).__name__}: {error}); "
+                             "the server's log has the details")
             return
         parameters = self.workstation.parameters
         with self.state:

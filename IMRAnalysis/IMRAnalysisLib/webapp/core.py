@@ -146,7 +146,7 @@ class Workstation:
 
     def show_step(self, step: TeachingStep) -> None:
         """Put a step of the method (or the workstation's own view) on screen."""
-        outputs = self.outputs
+        outputs, _result = self.logic.require_run()
         volumes = {
             POST: self.post, DAY5: self.nodes["day5"], MIRRORED: outputs.mirrored, ASYMMETRY: outputs.asymmetry,
         }
@@ -198,7 +198,8 @@ class Workstation:
 
     def centre_on(self, segment: str) -> None:
         """Slices through the segment's centre, which is then the centre of every slice view."""
-        mask = mask_from_segment(self.outputs.segmentation, segment, self.logic.result.post)
+        outputs, result = self.logic.require_run()
+        mask = mask_from_segment(outputs.segmentation, segment, result.post)
         voxels = np.argwhere(sitk.GetArrayViewFromImage(mask) > 0)
         if voxels.size == 0:
             return
@@ -217,25 +218,27 @@ class Workstation:
         ``MIDLINE_STEP_DEG``, and the plane stays in the brain (``MIN_BRAIN_SIDE`` of the
         brain mask's voxels on each side), so no request puts it outside the head.
         """
+        outputs, result = self.logic.require_run()
         if abs(shift_mm) > MIDLINE_STEP_MM or abs(yaw_deg) > MIDLINE_STEP_DEG:
             raise InputError(f"the midline moves at most {MIDLINE_STEP_MM:g} mm and {MIDLINE_STEP_DEG:g} degrees "
                              f"a step, not {shift_mm:g} mm and {yaw_deg:g} degrees")
-        plane = plane_from_plane_node(self.outputs.plane)
+        plane = plane_from_plane_node(outputs.plane)
         angle = np.radians(yaw_deg)
         about_superior = np.array([[np.cos(angle), -np.sin(angle), 0.0], [np.sin(angle), np.cos(angle), 0.0],
                                    [0.0, 0.0, 1.0]])
         normal = about_superior @ np.asarray(plane.normal)
         moved = Plane.from_vectors(plane.point_array + shift_mm * np.asarray(plane.normal), normal)
-        brain = self.logic.result.brain_mask
+        brain = result.brain_mask
         sides = moved.signed_distance(voxel_points(brain, sitk.GetArrayViewFromImage(brain) > 0)) > 0
         if min(sides.mean(), 1.0 - sides.mean()) < MIN_BRAIN_SIDE:
             raise InputError(f"that would take the midline out of the brain: less than {MIN_BRAIN_SIDE:.0%} of the "
                              "brain on one side")
-        plane_node_from_plane(self.slicer_app.scene, moved, PLANE_NAME, self.outputs.plane)
+        plane_node_from_plane(self.slicer_app.scene, moved, PLANE_NAME, outputs.plane)
 
     def reset_midline(self) -> None:
         """Back to the plane of the last full run (estimated, or given)."""
-        plane_node_from_plane(self.slicer_app.scene, self.run_midline, PLANE_NAME, self.outputs.plane)
+        outputs, _result = self.logic.require_run()
+        plane_node_from_plane(self.slicer_app.scene, self.run_midline, PLANE_NAME, outputs.plane)
 
     # --- analysis ---------------------------------------------------------------------
 
