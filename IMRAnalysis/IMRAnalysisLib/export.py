@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import SimpleITK as sitk
 from matplotlib.figure import Figure
 
+from .conventions import SEGMENT_COLORS
 from .image_io import write_image
 from .overview import overview_figure, save_overview
 from .pipeline import AnalysisResult
@@ -23,14 +24,6 @@ from .segmentation_file import Segment, write_segmentation
 
 if TYPE_CHECKING:
     from .dicom.reference import DicomReference
-
-SEGMENT_COLORS: dict[str, tuple[float, float, float]] = {
-    "Lesion": (0.95, 0.85, 0.25),
-    "IMR": (0.90, 0.10, 0.10),
-    "Hyperperfusion": (0.15, 0.45, 0.95),
-    "Exclusion": (0.55, 0.25, 0.75),
-}
-
 
 def segments_of(result: AnalysisResult) -> list[Segment]:
     """The four named, coloured segments on the post-EVT grid."""

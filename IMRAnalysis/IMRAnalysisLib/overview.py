@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from .conventions import SEGMENT_COLORS
 from .image_io import index_to_lps, voxel_points
 from .parameters import AnalysisParameters, AsymmetryScale
 from .plane import Plane
@@ -42,10 +43,8 @@ LEFT_IN, RIGHT_IN, TOP_IN, BOTTOM_IN, GAP_IN = 0.45, 1.05, 0.95, 0.75, 0.06
 
 BACKGROUND = "#111318"
 TEXT = "#e9ecef"
-IMR_COLOR = (0.93, 0.11, 0.11)
-HYPER_COLOR = (0.12, 0.45, 1.0)
-EXCLUSION_COLOR = (1.0, 0.86, 0.0)
-LESION_COLOR = (0.35, 1.0, 0.35)
+IMR_COLOR, HYPER_COLOR, EXCLUSION_COLOR, LESION_COLOR = (
+    SEGMENT_COLORS[name] for name in ("IMR", "Hyperperfusion", "Exclusion", "Lesion"))
 MIDLINE_COLOR = (0.0, 0.9, 1.0)
 ASYMMETRY_ALPHA = 0.9  # over the map dimmed to 60 %, so anatomy shows through the colours
 

@@ -28,7 +28,7 @@ from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.dicom.export import ASYMMETRY_FILE, DICOM_FOLDER, OVERVIEW_FILE, REPORT_FILE, SEGMENTATION_FILE
 from IMRAnalysisLib.dicom.reference import read_reference
 from IMRAnalysisLib.dicom.report import VOLUME_MEASURES
-from IMRAnalysisLib.export import SEGMENT_COLORS
+from IMRAnalysisLib.conventions import SEGMENT_COLORS
 from IMRAnalysisLib.image_io import read_map
 from IMRAnalysisLib.phantom import PhantomPatient
 

@@ -25,7 +25,7 @@ import vtk
 from IMRAnalysisLib import pipeline
 from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.export import SEGMENT_COLORS
+from IMRAnalysisLib.conventions import SEGMENT_COLORS
 from IMRAnalysisLib.image_io import read_mask
 from IMRAnalysisLib.mrml_logic import TABLE_FILE, IMRMrmlLogic, SegmentRef
 from IMRAnalysisLib.mrml_nodes import (

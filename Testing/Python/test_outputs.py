@@ -12,7 +12,7 @@ import SimpleITK as sitk
 import slicerio
 
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.export import SEGMENT_COLORS
+from IMRAnalysisLib.conventions import SEGMENT_COLORS
 from IMRAnalysisLib.plane import Plane
 from IMRAnalysisLib.results_folder import flatten_metrics
 

@@ -218,3 +218,19 @@ def test_tmax_overview_is_in_seconds_with_red_on_the_delayed_side(tmp_path: Path
     texts = [text.get_text() for text in figure.texts] + [text.get_text() for text in figure.legends[0].get_texts()]
     assert not any("%" in text for text in texts if text != SUMMARY), texts
     assert any("2 s" in text for text in texts)
+
+
+def test_segments_have_the_colours_of_the_segmentation_file() -> None:
+    """The legend's lesion, IMR, hyperperfusion and exclusion are the colours Slicer shows them in."""
+    from matplotlib.colors import to_rgb
+
+    from IMRAnalysisLib.conventions import SEGMENT_COLORS
+
+    figure = overview_figure(summary=SUMMARY, **phantom(+1))
+    handles = {handle.get_label().split(" (")[0]: handle for handle in figure.legends[0].legend_handles}
+    shown = {"Lesion": to_rgb(handles["Follow-up lesion"].get_edgecolor()),
+             "IMR": to_rgb(handles["IMR"].get_facecolor()),
+             "Hyperperfusion": to_rgb(handles["Hyperperfusion"].get_facecolor()),
+             "Exclusion": to_rgb(handles["Excluded from analysis"].get_edgecolor())}
+    for name, colour in SEGMENT_COLORS.items():
+        assert shown[name] == pytest.approx(colour), name
