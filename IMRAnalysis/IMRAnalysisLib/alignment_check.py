@@ -58,6 +58,7 @@ class _MutualInformation:
         zyx = np.unravel_index(chosen, mask.shape)
         self.points = index_to_lps(fixed, np.stack(zyx[::-1], axis=1))
         self.fixed_values = _clipped(sitk.GetArrayViewFromImage(fixed)[zyx].astype(np.float64))
+        self.fixed_range = _value_range(self.fixed_values)  # the samples are fixed: their histogram range too
         self.moving = sitk.GetArrayViewFromImage(moving)
         self.moving_range = _value_range(self.moving.ravel()[:: max(1, self.moving.size // (4 * SAMPLES))])
         matrix = np.asarray(moving.GetDirection(), dtype=float).reshape(3, 3) * np.asarray(moving.GetSpacing())
@@ -75,7 +76,7 @@ class _MutualInformation:
             return 0.0
         values = ndimage.map_coordinates(self.moving, index[inside][:, ::-1].T, order=1)
         joint, _, _ = np.histogram2d(self.fixed_values[inside], np.clip(values, *self.moving_range), bins=BINS,
-                                     range=[_value_range(self.fixed_values), self.moving_range])
+                                     range=[self.fixed_range, self.moving_range])
         joint /= joint.sum()
         independent = joint.sum(axis=1, keepdims=True) @ joint.sum(axis=0, keepdims=True)
         nonzero = joint > 0

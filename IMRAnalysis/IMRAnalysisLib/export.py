@@ -25,6 +25,7 @@ from .segmentation_file import Segment, write_segmentation
 if TYPE_CHECKING:
     from .dicom.reference import DicomReference
 
+
 def segments_of(result: AnalysisResult) -> list[Segment]:
     """The four named, coloured segments on the post-EVT grid."""
     masks = {

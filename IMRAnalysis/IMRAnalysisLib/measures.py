@@ -8,12 +8,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from . import __version__
+from .alignment_check import STEP_DEG
 from .assessability import Assessment
 from .asymmetry import AsymmetryMaps
 from .imr import Segments, voxel_volume_ml
 from .midline import MidlineResult
 from .parameters import AnalysisParameters, PatientFlags
-from .alignment_check import STEP_DEG
 from .registration import RegistrationResult
 
 _DECIMALS = 4

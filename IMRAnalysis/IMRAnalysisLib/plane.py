@@ -119,9 +119,10 @@ class Plane:
     @classmethod
     def given(cls, point: np.ndarray, normal: np.ndarray, source: str | Path | None = None) -> "Plane":
         """A plane a user gave: a zero normal is their error (``from_vectors`` calls it a defect)."""
-        if not np.linalg.norm(np.asarray(normal, dtype=float)) >= 1e-9:
-            raise InputError("the midline normal must be a non-zero vector", source)
-        return cls.from_vectors(point, normal)
+        try:
+            return cls.from_vectors(point, normal)
+        except ValueError as error:
+            raise InputError("the midline normal must be a non-zero vector", source) from error
 
     @classmethod
     def read(cls, path: str | Path) -> "Plane":

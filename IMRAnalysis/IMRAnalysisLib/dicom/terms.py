@@ -15,6 +15,7 @@ from pydicom.sr.codedict import codes
 from pydicom.sr.coding import Code
 
 from .. import __version__
+from ..parameters import AnalysisParameters
 
 SOFTWARE = "IMRAnalysis"
 SOFTWARE_VERSION = __version__
@@ -85,6 +86,7 @@ def method_parameters(measures: dict[str, Any]) -> dict[str, str]:
 
 
 def _threshold_text(parameters: dict[str, Any]) -> str:
-    if parameters["asymmetry"] == "ratio":
-        return f"{parameters['threshold'] * 100:g} % of the mirror homolog"
-    return f"{parameters['threshold']:g} s difference to the mirror homolog"
+    """The threshold in the unit the asymmetry is shown in (``AsymmetryScale``): % of the mirror, or s."""
+    scale = AnalysisParameters.from_dict(parameters).asymmetry_scale
+    relation = "of the mirror homolog" if scale.unit == "%" else "difference to the mirror homolog"
+    return f"{scale.shown(scale.threshold)} {relation}"
