@@ -365,7 +365,7 @@ def run_patient(args: argparse.Namespace, say: Callable[[str], None]) -> dict:
     recorded = {**inputs.sources, **{f"{name}_series_uid": uid for name, uid in series.items()}}
     if args.dicom_reference:
         recorded["dicom_reference"] = args.dicom_reference
-    from .export import export_results  # matplotlib: loaded only when a result is written
+    from .export import export_results  # the writers (Pillow, pynrrd): loaded only when a result is written
 
     export_results(out, result, args.overwrite, {"inputs": recorded}, _input_paths(args), reference)
     return result.measures

@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import SimpleITK as sitk
-from matplotlib.figure import Figure
 
 from .conventions import SEGMENT_COLORS
 from .image_io import write_image
-from .overview import overview_figure, save_overview
+from .overview import Overview, overview_picture, save_overview
 from .pipeline import AnalysisResult
 from .results_folder import staged_output_folder, write_metrics
 from .segmentation_file import Segment, write_segmentation
@@ -103,8 +102,8 @@ def _write_data_files(folder: Path, result: AnalysisResult, measures: dict) -> N
     (folder / "midline.json").write_text(json.dumps(result.midline.plane.to_dict(), indent=2) + "\n")
 
 
-def _overview(result: AnalysisResult, measures: dict) -> Figure:
-    return overview_figure(
+def _overview(result: AnalysisResult, measures: dict) -> Overview:
+    return overview_picture(
         result.post,
         result.asymmetry.ratio,
         result.segments.lesion,

@@ -6,15 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import matplotlib
-import matplotlib.image
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from PIL import Image
 from scipy import ndimage
 
+from IMRAnalysisLib.conventions import SEGMENT_COLORS
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.overview import MAX_SLICES, MIN_SLICES, overview_figure, save_overview, slice_positions
+from IMRAnalysisLib.overview import MAX_SLICES, MIN_SLICES, Box, overview_picture, save_overview, slice_positions
 from IMRAnalysisLib.plane import Plane
 
 HEAD_SEMI_AXES_MM = np.array([68.0, 88.0, 62.0])  # left-right, anterior-posterior, superior-inferior
@@ -89,22 +89,22 @@ def phantom(side: int, grid: dict = OBLIQUE_FLIPPED_ANISOTROPIC) -> dict:
     )
 
 
-def render(tmp_path: Path, side: int) -> tuple[np.ndarray, dict[str, list[tuple[int, int, int, int]]]]:
-    """The PNG's RGB pixels and, per row label, each panel's pixel box (top, bottom, left, right)."""
-    inputs = phantom(side)
+def read_png(path: Path) -> np.ndarray:
+    """RGB pixels 0-1, as any viewer reads the file."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")) / 255.0
+
+
+def render(tmp_path: Path, side: int) -> tuple[np.ndarray, dict[str, list[Box]]]:
+    """The PNG's RGB pixels and, per row label, each panel's pixel box."""
     path = tmp_path / f"overview-{side:+d}.png"
-    save_overview(path, overview_figure(summary=SUMMARY, **inputs))
-    pixels = matplotlib.image.imread(path)[..., :3]
-    figure = overview_figure(summary=SUMMARY, **inputs)
-    height = pixels.shape[0]
-    boxes: dict[str, list[tuple[int, int, int, int]]] = {}
-    for axes in figure.axes:
-        row, _, column = axes.get_label().rpartition("-")
-        if column.isdigit():
-            box = axes.get_window_extent()
-            edges = (height - box.y1, height - box.y0, box.x0, box.x1)
-            boxes.setdefault(row, []).append(tuple(int(round(v)) for v in edges))
-    return pixels, boxes
+    overview = overview_picture(summary=SUMMARY, **phantom(side))
+    save_overview(path, overview)
+    boxes: dict[str, list[Box]] = {}
+    for label, box in overview.panels.items():
+        row, _, _column = label.rpartition("-")
+        boxes.setdefault(row, []).append(box)
+    return read_png(path), boxes
 
 
 def red(pixels: np.ndarray) -> np.ndarray:
@@ -112,14 +112,14 @@ def red(pixels: np.ndarray) -> np.ndarray:
     return (r > 0.45) & (r > 2.0 * g) & (r > 2.0 * b)
 
 
-def red_left_right(pixels: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+def red_left_right(pixels: np.ndarray, boxes: list[Box]) -> tuple[int, int]:
     """Red pixels in the image-left and image-right halves of the given panels."""
     left = right = 0
-    for top, bottom, start, stop in boxes:
-        middle = (start + stop) // 2
-        panel = red(pixels[top + 2 : bottom - 2])
-        left += int(panel[:, start + 2 : middle].sum())
-        right += int(panel[:, middle : stop - 2].sum())
+    for box in boxes:
+        middle = (box.left + box.right) // 2
+        panel = red(pixels[box.top + 2 : box.bottom - 2])
+        left += int(panel[:, box.left + 2 : middle].sum())
+        right += int(panel[:, middle : box.right - 2].sum())
     return left, right
 
 
@@ -142,10 +142,22 @@ def test_lesion_on_patient_left_is_red_on_image_right(tmp_path: Path, side: int)
         assert other_side < 0.02 * same_side, f"{row}: red on the wrong side ({left} left, {right} right)"
 
 
+def test_the_lesion_is_outlined_in_its_colour_on_its_side_only(tmp_path: Path) -> None:
+    pixels, boxes = render(tmp_path, side=-1)
+    outline = np.all(np.abs(pixels - np.asarray(SEGMENT_COLORS["Lesion"])) < 1.5 / 255, axis=-1)
+    left = right = 0
+    for box in boxes["findings"]:
+        middle = (box.left + box.right) // 2
+        left += int(outline[box.top : box.bottom, box.left : middle].sum())
+        right += int(outline[box.top : box.bottom, middle : box.right].sum())
+    assert left > 200 and right == 0
+    assert not any(outline[box.top : box.bottom, box.left : box.right].any() for box in boxes["rcbv"])
+
+
 def test_head_keeps_its_true_shape_on_an_oblique_anisotropic_grid(tmp_path: Path) -> None:
     pixels, boxes = render(tmp_path, side=+1)
-    top, bottom, left, right = boxes["rcbv"][len(boxes["rcbv"]) // 2]
-    panel = pixels[top + 2 : bottom - 2, left + 2 : right - 2]
+    box = boxes["rcbv"][len(boxes["rcbv"]) // 2]
+    panel = pixels[box.top + 2 : box.bottom - 2, box.left + 2 : box.right - 2]
     labels, count = ndimage.label(panel.min(axis=-1) > 0.6)
     head = labels == 1 + int(np.argmax(ndimage.sum(np.ones_like(labels), labels, range(1, count + 1))))
     rows, columns = np.nonzero(head)
@@ -178,18 +190,21 @@ def test_a_one_slice_lesion_still_gets_three_neighbouring_slices() -> None:
 
 def test_optional_inputs_may_be_missing(tmp_path: Path) -> None:
     inputs = phantom(+1) | dict(hyperperfusion=None, exclusion=None, plane=None)
-    figure = overview_figure(summary="IMR 0.0 mL (0 % of lesion), not significant", **inputs)
-    save_overview(tmp_path / "minimal.png", figure)
-    assert matplotlib.image.imread(tmp_path / "minimal.png").shape[0] > 600
+    overview = overview_picture(summary="IMR 0.0 mL (0 % of lesion), not significant", **inputs)
+    save_overview(tmp_path / "minimal.png", overview)
+    assert read_png(tmp_path / "minimal.png").shape[0] > 600
+    assert [entry.label for entry in overview.legend] == ["Follow-up lesion", "IMR (rCBV > 15 % below mirror)"]
 
 
-def test_rendering_leaves_no_global_matplotlib_state(tmp_path: Path) -> None:
-    before = dict(matplotlib.rcParams)
-    save_overview(tmp_path / "a.png", overview_figure(summary=SUMMARY, **phantom(+1)))
-    assert dict(matplotlib.rcParams) == before
-    code = "import sys, IMRAnalysisLib.overview; print('matplotlib.pyplot' in sys.modules)"
+def test_drawing_the_overview_never_loads_a_plotting_library(tmp_path: Path) -> None:
+    """Importing matplotlib alone cost a run more than half a second (README, performance)."""
+    code = ("import sys; sys.path.insert(0, %r); import test_overview as t; "
+            "t.save_overview(%r, t.overview_picture(summary=t.SUMMARY, **t.phantom(+1))); "
+            "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib'))")
+    code = code % (str(Path(__file__).parent), str(tmp_path / "a.png"))
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip() == "False"
+    assert result.stdout.strip() == "[]"
+    assert read_png(tmp_path / "a.png").shape[0] > 600
 
 
 def test_tmax_overview_is_in_seconds_with_red_on_the_delayed_side(tmp_path: Path) -> None:
@@ -200,37 +215,32 @@ def test_tmax_overview_is_in_seconds_with_red_on_the_delayed_side(tmp_path: Path
     seconds.CopyInformation(inputs["asymmetry"])
     inputs.update(asymmetry=seconds, imr=inputs["lesion"], hyperperfusion=None)
     scale = AnalysisParameters.for_map("tmax").asymmetry_scale
-    figure = overview_figure(summary=SUMMARY, scale=scale, **inputs)
+    overview = overview_picture(summary=SUMMARY, scale=scale, **inputs)
     path = tmp_path / "tmax.png"
-    save_overview(path, figure)
-    pixels = matplotlib.image.imread(path)[..., :3]
-    height = pixels.shape[0]
-    panels = []
-    for axes in figure.axes:
-        row, _, column = axes.get_label().rpartition("-")
-        if row == "asymmetry" and column.isdigit():
-            box = axes.get_window_extent()
-            panels.append(tuple(int(round(v)) for v in (height - box.y1, height - box.y0, box.x0, box.x1)))
-    left, right = red_left_right(pixels, panels)
+    save_overview(path, overview)
+    panels = [box for label, box in overview.panels.items() if label.startswith("asymmetry-")]
+    left, right = red_left_right(read_png(path), panels)
     assert right > 300 and left < 0.02 * right
-    colorbar = next(axes for axes in figure.axes if axes.get_label() == "asymmetry-colorbar")
-    assert colorbar.get_ylabel() == "Tmax minus mirror (s)"
-    texts = [text.get_text() for text in figure.texts] + [text.get_text() for text in figure.legends[0].get_texts()]
-    assert not any("%" in text for text in texts if text != SUMMARY), texts
-    assert any("2 s" in text for text in texts)
+    assert overview.colorbar_label == "Tmax minus mirror (s)"
+    assert not any("%" in text for text in overview.texts if text != SUMMARY), overview.texts
+    assert any("2 s" in text for text in overview.texts)
+
+
+def test_the_colour_bar_runs_from_blue_above_to_red_below_the_mirror(tmp_path: Path) -> None:
+    """rCBV: the top of the bar (+50 %) blue as hyperperfusion, the bottom red as IMR."""
+    overview = overview_picture(summary=SUMMARY, **phantom(+1))
+    save_overview(tmp_path / "bar.png", overview)
+    bar = overview.colorbar
+    column = read_png(tmp_path / "bar.png")[bar.top + 1 : bar.bottom - 1, (bar.left + bar.right) // 2]
+    top, bottom = column[0], column[-1]
+    assert top[2] > 2 * top[0] and bottom[0] > 2 * bottom[2]
+    assert [text for text in ("+50", "+15", "0", "-15", "-50") if text not in overview.texts] == []
 
 
 def test_segments_have_the_colours_of_the_segmentation_file() -> None:
     """The legend's lesion, IMR, hyperperfusion and exclusion are the colours Slicer shows them in."""
-    from matplotlib.colors import to_rgb
-
-    from IMRAnalysisLib.conventions import SEGMENT_COLORS
-
-    figure = overview_figure(summary=SUMMARY, **phantom(+1))
-    handles = {handle.get_label().split(" (")[0]: handle for handle in figure.legends[0].legend_handles}
-    shown = {"Lesion": to_rgb(handles["Follow-up lesion"].get_edgecolor()),
-             "IMR": to_rgb(handles["IMR"].get_facecolor()),
-             "Hyperperfusion": to_rgb(handles["Hyperperfusion"].get_facecolor()),
-             "Exclusion": to_rgb(handles["Excluded from analysis"].get_edgecolor())}
+    legend = {entry.label.split(" (")[0]: entry for entry in overview_picture(summary=SUMMARY, **phantom(+1)).legend}
+    shown = {"Lesion": legend["Follow-up lesion"], "IMR": legend["IMR"], "Hyperperfusion": legend["Hyperperfusion"],
+             "Exclusion": legend["Excluded from analysis"]}
     for name, colour in SEGMENT_COLORS.items():
-        assert shown[name] == pytest.approx(colour), name
+        assert shown[name].colour == pytest.approx(colour), name

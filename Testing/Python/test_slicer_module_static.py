@@ -35,8 +35,9 @@ SELFTEST_QUERIES = {"os=linux&stability=release&version=5.10.0", "os=linux&stabi
 INDEX_PROPERTIES = {"$schema", "category", "scm_url", "scm_revision", "scm_type", "build_dependencies",
                     "build_subdirectory", "enabled", "tier"}
 INDEX_KEYS = {"$schema", "category", "scm_url", "scm_revision", "build_dependencies", "build_subdirectory", "tier"}
-# What Slicer bundles (SuperBuild: python-numpy, python-scipy, python-SimpleITK, VTK, PythonQt requirements)
-BUNDLED = {"numpy", "scipy", "SimpleITK", "vtk", "slicer", "qt", "ctk", "packaging", "pydicom"}
+# What Slicer bundles (SuperBuild: python-numpy, python-scipy, python-SimpleITK, VTK, PythonQt requirements,
+# python-dicom-requirements: pydicom and Pillow, 11.2.1 in Slicer 5.10)
+BUNDLED = {"numpy", "scipy", "SimpleITK", "vtk", "slicer", "qt", "ctk", "packaging", "pydicom", "PIL"}
 IMPORT_TO_DISTRIBUTION = {"nrrd": "pynrrd"}
 # Widget classes slicer.parameterNodeWrapper's GUI connectors accept for each field type (guiConnectors.py)
 CONNECTABLE = {

@@ -12,7 +12,7 @@ from typing import TypeVar
 import highdicom as hd
 import numpy as np
 import SimpleITK as sitk
-from matplotlib.image import imread
+from PIL import Image
 
 from ..parameters import AsymmetryScale
 from .reference import DicomReference
@@ -27,7 +27,8 @@ _UCUM = {"%": ("%", "Percent"), "s": ("s", "second"), "": ("1", "no units")}
 
 def overview_capture(png: Path, reference: DicomReference) -> hd.sc.SCImage:
     """The overview PNG as an RGB secondary capture in the patient's study."""
-    pixels = np.round(imread(png)[..., :3] * 255).astype(np.uint8)  # an 8-bit PNG, read as 0-1 RGBA
+    with Image.open(png) as picture:
+        pixels = np.asarray(picture.convert("RGB"))
     capture = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=reference.instances[0],
         pixel_array=pixels,
