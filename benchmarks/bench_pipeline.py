@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from IMRAnalysisLib.patient_run import PatientRequest
     from IMRAnalysisLib.pipeline import AnalysisInputs
 
 TARGET_SECONDS = 10.0
@@ -94,29 +95,31 @@ def _timed(times: dict[str, float], stage: str, work: Callable[[], T]) -> T:
     return value
 
 
-def _read_inputs(args: argparse.Namespace) -> AnalysisInputs:
-    """What ``command_run`` does before the analysis: output check, then read and check."""
-    from IMRAnalysisLib import cli
+def _read_inputs(request: PatientRequest) -> AnalysisInputs:
+    """What ``run_patient`` does before the analysis: output check, then read and check."""
+    from IMRAnalysisLib.patient_run import load_inputs, settle_series
+    from IMRAnalysisLib.results_folder import check_output_folder
 
-    cli.check_output_folder(Path(args.out), args.overwrite)
-    return cli._load_inputs(args, cli.Reporter(quiet=True), cli._series_uids(args))
+    check_output_folder(request.out, request.overwrite, request.input_paths())
+    return load_inputs(settle_series(request), lambda message: None)
 
 
 def _stage_job(argv: list[str]) -> Figures:
     """The CLI's run split into the library stages ``run_analysis`` calls, in its order."""
-    from IMRAnalysisLib import cli
     from IMRAnalysisLib.brain_mask import automatic_brain_mask
+    from IMRAnalysisLib.cli import build_parser
+    from IMRAnalysisLib.cli.run import request_from
     from IMRAnalysisLib.export import export_results
     from IMRAnalysisLib.parameters import PatientFlags
     from IMRAnalysisLib.pipeline import (
         AnalysisResult, aligned_maps, masks_on_post, measure, register_and_find_midline,
     )
 
-    args = cli.build_parser().parse_args(argv)
-    parameters = cli._parameters_from(args)
+    request = request_from(build_parser().parse_args(argv))
+    parameters = request.parameters
     flags = PatientFlags()
     times: dict[str, float] = {}
-    inputs = _timed(times, READ, lambda: _read_inputs(args))
+    inputs = _timed(times, READ, lambda: _read_inputs(request))
     brain = _timed(times, BRAIN, lambda: automatic_brain_mask(inputs.post))
     registrations, midline = _timed(times, REGISTRATION, lambda: register_and_find_midline(inputs, brain, parameters))
     lesion, exclusion = _timed(times, MASKS, lambda: masks_on_post(inputs, brain, parameters, registrations))
@@ -128,7 +131,7 @@ def _stage_job(argv: list[str]) -> Figures:
     result = AnalysisResult(
         inputs.post, parameters, flags, brain, registrations, aligned, midline, asymmetry, segments, measures
     )
-    _timed(times, EXPORT, lambda: export_results(Path(args.out), result, args.overwrite, {"inputs": inputs.sources}))
+    _timed(times, EXPORT, lambda: export_results(request.out, result, request.overwrite, {"inputs": inputs.sources}))
     return {"stages_s": times, "total_s": sum(times.values()),
             "measure_by_preset_s": _measure_by_preset(inputs.post, lesion, exclusion, brain, midline, registrations)}
 

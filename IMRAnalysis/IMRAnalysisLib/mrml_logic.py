@@ -20,7 +20,7 @@ import vtk
 
 from .dicom import writer_available
 from .dicom.reference import DicomReference, read_reference, reference_from_files
-from .dsc_cli import map_from_dsc
+from .dsc_timepoint_map import map_from_dsc
 from .errors import InputError, NoAnalysisYet
 from .export import segments_of, shown_asymmetry, write_folder_contents
 from .image_io import (

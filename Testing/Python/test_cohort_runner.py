@@ -16,10 +16,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.cohort.manifest import read_cohort
-from IMRAnalysisLib.cohort.runner import CohortProgress, ProgressDisplay, run_cohort
+from IMRAnalysisLib import __version__
+from IMRAnalysisLib.cli import build_parser, main
+from IMRAnalysisLib.cli.cohort import shared_run_options
+from IMRAnalysisLib.cli.run import parameters_from
+from IMRAnalysisLib.cohort.manifest import CohortPatient, read_cohort
+from IMRAnalysisLib.cohort.runner import CohortFolder, CohortProgress, CohortRun, ProgressDisplay, patient_task, run_cohort
 from IMRAnalysisLib.cohort.table import read_cohort_table
+from IMRAnalysisLib.parameters import PatientFlags
 from IMRAnalysisLib.phantom import PhantomPatient, make_phantom
 from IMRAnalysisLib.results_folder import flatten_metrics
 
@@ -141,7 +145,7 @@ def test_changed_input_reruns_only_that_patient_and_a_failure_is_recorded(refere
                                                                           capsys) -> None:
     manifest, out = _copy(reference, cohort_data, tmp_path)
     reports: list[CohortProgress] = []
-    table = run_cohort(read_cohort(manifest), out, [], jobs=int(JOBS), progress=reports.append)
+    table = run_cohort(read_cohort(manifest), out, CohortRun(), jobs=int(JOBS), progress=reports.append)
     assert reports == [CohortProgress(total=3, done=0, failed=0, skipped=3, seconds_left=None)]  # same content
     pd.testing.assert_frame_equal(table, read_cohort_table(reference / "cohort.csv"))
     before = _stamps(out, ["P1", "P3"])
@@ -233,3 +237,28 @@ def test_a_cohort_where_every_patient_fails_still_gets_its_table_and_statistics(
     statistics = json.loads((tmp_path / "out" / "statistics.json").read_text())
     assert (statistics["patients"], statistics["failed"], statistics["analysed"]) == (2, 2, 0)
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+# Written by the version that carried each patient as ``run`` argv (before PatientRequest), for
+# the files and options of the test below: a cohort folder it made must rerun as all skipped.
+EARLIER_FINGERPRINT = {
+    "run_options": ["--threshold-percent=20.0", "--no-brain-mask"],
+    "flags": {"ica_occlusion": False, "hemorrhagic_transformation": False, "reocclusion": True},
+    "inputs": {"day5": "0a796b472867c189f339ba3510ab2e8f00ff7fe5ee539bee83f96c4819ecaf1b",
+               "lesion": "4e9f0b3e2e80bb4d6553d23d23d8ddef88220143f2ecb5dc1a8da1367996bb7b",
+               "post": "1aa67932f5326f1f1b86a28e2e7154923eed5ffd550c0a2e14e1842b3b4cb58f"},
+}
+
+
+def test_a_patient_s_fingerprint_is_the_one_earlier_versions_wrote(tmp_path: Path) -> None:
+    files = {role: tmp_path / f"{role}.nrrd" for role in ("post", "day5", "lesion")}
+    for role, text in (("post", "post map bytes"), ("day5", "day5 map bytes"), ("lesion", "lesion bytes")):
+        files[role].write_text(text)
+    args = build_parser().parse_args(["cohort", "manifest.csv", "--out", "out", "--threshold-percent", "20",
+                                      "--no-brain-mask"])
+    shared = CohortRun(parameters_from(args), args.te, args.tr, tuple(shared_run_options(args)))
+    task = patient_task(CohortPatient("P1", files, PatientFlags(reocclusion=True)), CohortFolder(tmp_path / "out"),
+                        shared)
+    assert task.fingerprint == {"software_version": __version__, **EARLIER_FINGERPRINT}
+    assert task.request.parameters.threshold == 0.20 and not task.request.parameters.brain_mask
+    assert task.request.flags.reocclusion and task.request.overwrite

@@ -11,7 +11,7 @@ import SimpleITK as sitk
 
 from IMRAnalysisLib.brain_mask import automatic_brain_mask
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.dsc_cli import map_from_dsc
+from IMRAnalysisLib.dsc_timepoint_map import map_from_dsc
 from IMRAnalysisLib.midline import symmetry_correlation
 from IMRAnalysisLib.phantom import PhantomPatient
 from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom, patient_dsc, write_series

@@ -335,8 +335,8 @@ def requirements_problems(root: Path) -> list[str]:
     library = root / "IMRAnalysis" / "IMRAnalysisLib"
     imported = set()
     for path in library.rglob("*.py"):
-        if {"webapp", "cohort", "dicom"} & set(path.relative_to(library).parts):
-            continue  # the web workstation, the cohort command and the DICOM export (pydicom 3) run outside Slicer
+        if {"webapp", "cohort", "dicom", "cli"} & set(path.relative_to(library).parts):
+            continue  # the web workstation, cohorts, the command line and the DICOM export (pydicom 3) run outside Slicer
         imported |= imported_packages(ast.parse(path.read_text(encoding="utf-8"), str(path)))
     third_party = imported - set(sys.stdlib_module_names) - BUNDLED - {"IMRAnalysisLib"}
     needed = {IMPORT_TO_DISTRIBUTION.get(name, name).lower() for name in third_party}

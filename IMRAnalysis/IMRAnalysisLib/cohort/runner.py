@@ -30,8 +30,11 @@ from typing import TextIO
 
 import pandas as pd
 
-from .. import __version__, cli
+from .. import __version__
 from ..errors import InputError
+from ..parameters import AnalysisParameters
+from ..patient_run import MapSource, MaskSource, PatientRequest, ReferenceSource, run_patient
+from ..progress_lines import ProgressLines
 from ..results_folder import METRICS_JSON, write_text_atomic
 from .input_hash import content_hash
 from .lock import cohort_lock
@@ -76,11 +79,27 @@ class CohortFolder:
 
 
 @dataclass(frozen=True)
+class CohortRun:
+    """How every patient of a cohort is analysed, and the ``run`` options that said so.
+
+    ``options`` are those options as the command line spelled them (left at their default:
+    not written); they are part of each patient's fingerprint, so a cohort folder made by an
+    earlier run stays current as long as the same options are given.
+    """
+
+    parameters: AnalysisParameters = AnalysisParameters()
+    te: float | None = None
+    tr: float | None = None
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class PatientTask:
     """Everything a worker needs for one patient; plain data so it travels to any worker."""
 
     patient_id: str
-    run_argv: tuple[str, ...]
+    request: PatientRequest | None  # None: the inputs could not even be hashed
+    command: str  # the equivalent ``imr-analysis run`` command, the first line of the patient's log
     fingerprint: dict
     result_folder: str
     log: str
@@ -113,13 +132,13 @@ class CohortProgress:
 Progress = Callable[[CohortProgress], None]
 
 
-def run_cohort(patients: list[CohortPatient], out: Path, run_options: list[str], jobs: int = 1,
+def run_cohort(patients: list[CohortPatient], out: Path, shared: CohortRun = CohortRun(), jobs: int = 1,
                scheduler: str | None = None, progress: Progress | None = None,
                patient_timeout_s: float | None = None) -> pd.DataFrame:
     """Process the patients not yet done with these inputs and options; the cohort table (also in cohort.csv).
 
-    ``run_options`` are ``imr-analysis run`` options shared by every patient (analysis parameters,
-    ``--te``/``--tr``); ``scheduler`` is a Dask scheduler address, else ``jobs`` local processes,
+    ``shared`` is what every patient is analysed with (parameters, DSC timing); ``scheduler`` is
+    a Dask scheduler address, else ``jobs`` local processes,
     each patient failed when it takes longer than ``patient_timeout_s`` (default ``DEFAULT_TIME_LIMIT_S``).
     """
     if jobs < 1:
@@ -132,7 +151,7 @@ def run_cohort(patients: list[CohortPatient], out: Path, run_options: list[str],
     folder = CohortFolder(Path(out).absolute())  # workers may start elsewhere
     folder.prepare()
     with cohort_lock(folder.root):
-        tasks, unreadable = _tasks(patients, folder, run_options)
+        tasks, unreadable = _tasks(patients, folder, shared)
         pending = [task for task in tasks if not _is_current(task)]
         counter = _Counter(len(patients), len(tasks) - len(pending), progress)
         counter.report()
@@ -160,33 +179,53 @@ def _result(folder: CohortFolder, patient_id: str) -> PatientResult:
 
 
 def _tasks(patients: list[CohortPatient], folder: CohortFolder,
-           run_options: list[str]) -> tuple[list[PatientTask], list[PatientOutcome]]:
+           shared: CohortRun) -> tuple[list[PatientTask], list[PatientOutcome]]:
     """The patients' tasks, and the failures of those whose inputs cannot even be hashed."""
     tasks, unreadable = [], []
     for patient in patients:
         try:
-            tasks.append(_task(patient, folder, run_options))
+            tasks.append(patient_task(patient, folder, shared))
         except InputError as problem:
-            task = PatientTask(patient.patient_id, (), {}, str(folder.patient(patient.patient_id)),
+            task = PatientTask(patient.patient_id, None, "", {}, str(folder.patient(patient.patient_id)),
                                str(folder.log(patient.patient_id)), str(folder.state(patient.patient_id)))
             unreadable.append(_fail(task, str(problem)))
     return tasks, unreadable
 
 
-def _task(patient: CohortPatient, folder: CohortFolder, run_options: list[str]) -> PatientTask:
+def patient_task(patient: CohortPatient, folder: CohortFolder, shared: CohortRun) -> PatientTask:
+    """A patient's task: its request, its log's first line and its fingerprint (see ``CohortRun``)."""
     flags = asdict(patient.flags)
-    argv = ["run", "--out", str(folder.patient(patient.patient_id)), "--overwrite"]
+    out = folder.patient(patient.patient_id)
+    argv = ["run", "--out", str(out), "--overwrite"]
     argv += [f"--{role.replace('_', '-')}={path.absolute()}" for role, path in patient.sources.items()]
     argv += [f"--{name.replace('_', '-')}" for name, present in flags.items() if present]
-    argv += run_options
+    argv += shared.options
     fingerprint = {
         "software_version": __version__,
-        "run_options": list(run_options),
+        "run_options": list(shared.options),
         "flags": flags,
         "inputs": {role: content_hash(path) for role, path in sorted(patient.sources.items())},
     }
-    return PatientTask(patient.patient_id, tuple(argv), fingerprint, str(folder.patient(patient.patient_id)),
-                       str(folder.log(patient.patient_id)), str(folder.state(patient.patient_id)))
+    return PatientTask(patient.patient_id, _request(patient, out, shared), f"imr-analysis {' '.join(argv)}",
+                       fingerprint, str(out), str(folder.log(patient.patient_id)), str(folder.state(patient.patient_id)))
+
+
+def _request(patient: CohortPatient, out: Path, shared: CohortRun) -> PatientRequest:
+    """The patient's run: its files by role (a map or its DSC series), its flags, the cohort's analysis."""
+    sources = {role: str(path.absolute()) for role, path in patient.sources.items()}
+
+    def timepoint(name: str) -> MapSource | None:
+        if name in sources:
+            return MapSource(sources[name])
+        return MapSource(sources[f"{name}_dsc"], dsc=True) if f"{name}_dsc" in sources else None
+
+    return PatientRequest(
+        post=timepoint("post"), day5=timepoint("day5"), arrival=timepoint("arrival"),
+        lesion=MaskSource(sources["lesion"]),
+        exclusion=MaskSource(sources["exclusion"]) if "exclusion" in sources else None,
+        out=out, parameters=shared.parameters, flags=patient.flags, te=shared.te, tr=shared.tr,
+        dicom_reference=ReferenceSource(sources["dicom_reference"]) if "dicom_reference" in sources else None,
+        overwrite=True)
 
 
 def read_state(path: Path) -> dict | None:
@@ -208,9 +247,9 @@ def process_patient(task: PatientTask) -> PatientOutcome:
     start = time.perf_counter()
     status, error = FAILED, ""
     with open(task.log, "w", encoding="utf-8") as log:
-        print(f"imr-analysis {' '.join(task.run_argv)}", file=log, flush=True)
+        print(task.command, file=log, flush=True)
         try:
-            measures = cli.run_patient(cli.build_parser().parse_args(task.run_argv), cli.Reporter(False, log))
+            measures = run_patient(task.request, ProgressLines(False, log))
             status = measures["status"]
         except Exception as problem:  # noqa: BLE001 - one patient's failure must not stop the cohort
             error = _one_line(problem)

@@ -1,8 +1,4 @@
-"""``imr-analysis perfusion``: perfusion maps and the AIF from a DSC-MRI series.
-
-Kept apart from ``cli.py`` so that the command's options and work live in one place;
-``cli.py`` only registers it.
-"""
+"""``imr-analysis perfusion``: perfusion maps and the AIF from a DSC-MRI series."""
 
 from __future__ import annotations
 
@@ -15,30 +11,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import SimpleITK as sitk
 
-from .dsc_deconvolution import METHODS
-from .errors import InputError
-from .image_io import dicom_series, read_mask
+from ..dsc_deconvolution import METHODS
+from ..errors import InputError
+from ..image_io import dicom_series, read_mask
+from ..progress_lines import ProgressLines
+from ..results_folder import check_output_folder, staged_output_folder
 from .option_types import finite_float, role_and_uid, series_by_role
-from .results_folder import check_output_folder, staged_output_folder
 
 if TYPE_CHECKING:
-    from .dsc_io import DscSeries
-
-
-DSC_MAPS = {"rcbv": "rcbv", "rcbf": "cbf", "tmax": "tmax"}  # `run --map` -> perfusion map name
-
-
-def map_from_dsc(path: str, te: float | None, tr: float | None, name: str, series: str | None = None) -> sitk.Image:
-    """One map of a DSC series made as ``perfusion`` makes it (automatic AIF and reference).
-
-    rCBF is the absolute CBF map: its mirror ratio is the same whatever the scale.
-    Negative values, deconvolution noise where there is no perfusion (CSF), become 0.
-    """
-    from .dsc_io import read_dsc  # the DSC modules load pydicom and scipy.integrate: only when a series is given
-    from .dsc_maps import perfusion_maps
-
-    image = perfusion_maps(read_dsc(path, te, tr, series)).image(DSC_MAPS[name])
-    return sitk.Threshold(image, lower=0.0, upper=float(np.finfo(np.float32).max), outsideValue=0.0)
+    from ..dsc_io import DscSeries
 
 
 def add_timing_options(parser: argparse.ArgumentParser) -> None:
@@ -47,8 +28,7 @@ def add_timing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tr", type=finite_float, help="time between DSC dynamics in seconds (overrides the header)")
 
 
-def add_perfusion_parser(commands: argparse._SubParsersAction) -> None:
-    perfusion = commands.add_parser("perfusion", help="CBV, CBF, MTT, Tmax, TTP and rCBV maps from a DSC-MRI series")
+def configure(perfusion: argparse.ArgumentParser) -> None:
     perfusion.add_argument("--dsc", required=True,
                            help="4D DSC series: NIfTI, NRRD, a DICOM folder (one file per slice and time point) "
                                 "or enhanced multi-frame DICOM")
@@ -79,12 +59,11 @@ def _series_mask(path: str, role: str, series: DscSeries) -> np.ndarray:
 
 
 def command_perfusion(args: argparse.Namespace) -> int:
-    from .cli import Reporter  # imported here: cli imports this module to register the command
-    from .dsc_dicom import ROLE
-    from .dsc_io import read_dsc
-    from .dsc_maps import UNITS, perfusion_maps
+    from ..dsc_dicom import ROLE  # the DSC modules load pydicom and scipy.integrate: only for this command
+    from ..dsc_io import read_dsc
+    from ..dsc_maps import UNITS, perfusion_maps
 
-    say = Reporter(args.quiet)
+    say = ProgressLines(args.quiet)
     out = Path(args.out)
     inputs = [path for path in (args.dsc, args.aif_mask, args.reference_mask) if path]
     check_output_folder(out, args.overwrite, inputs)

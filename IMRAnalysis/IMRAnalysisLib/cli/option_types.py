@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import math
 
-from .errors import InputError
-from .parameters import AUTO, MAX_SEED
+from ..errors import InputError
+from ..parameters import AUTO, MAX_SEED
 
 
 def finite_float(text: str) -> float:

@@ -12,11 +12,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..dsc_cli import add_timing_options
+from ..cohort.manifest import FLAG_COLUMNS, CohortPatient, read_cohort
+from ..cohort.workers import DEFAULT_TIME_LIMIT_S
 from ..errors import InputError
 from ..results_folder import write_text_atomic
-from .manifest import FLAG_COLUMNS, CohortPatient, read_cohort
-from .workers import DEFAULT_TIME_LIMIT_S
+from .perfusion import add_timing_options
+from .run import add_parameter_options, parameters_from
 
 if TYPE_CHECKING:  # pandas and the runner load when a cohort runs, not with every command
     import pandas as pd
@@ -26,14 +27,11 @@ DEFAULT_COVARIATES = ("nihss_baseline", "mtici")
 
 def _add_shared_run_options(parser: argparse.ArgumentParser) -> None:
     """The ``run`` options a cohort passes on to every patient; each is part of the fingerprint."""
-    from .. import cli  # imported when used: cli imports this module to register the command
-
-    cli._add_parameter_options(parser)
+    add_parameter_options(parser)
     add_timing_options(parser)
 
 
-def add_cohort_parser(commands: argparse._SubParsersAction) -> None:
-    cohort = commands.add_parser("cohort", help="measure IMR for every patient of a cohort; table, statistics, report")
+def configure(cohort: argparse.ArgumentParser) -> None:
     cohort.add_argument("source", metavar="SOURCE", help="manifest CSV, or a folder of patient folders")
     cohort.add_argument("--out", required=True,
                         help="cohort folder: new, empty, or from an earlier run (then only changed patients rerun)")
@@ -61,13 +59,6 @@ def shared_run_options(args: argparse.Namespace) -> list[str]:
     return options
 
 
-def _check_run_options(options: list[str]) -> None:
-    """Conflicting analysis options are the cohort's error, not every patient's."""
-    from .. import cli
-
-    cli._parameters_from(cli.build_parser().parse_args(["run", "--lesion=-", "--out=-", *options]))
-
-
 def _check_covariates(covariates: list[str], patients: list[CohortPatient], source: Path) -> None:
     columns = [*FLAG_COLUMNS, *dict.fromkeys(name for patient in patients for name in patient.clinical)]
     unknown = [name for name in covariates if name not in columns]
@@ -77,16 +68,16 @@ def _check_covariates(covariates: list[str], patients: list[CohortPatient], sour
 
 
 def command_cohort(args: argparse.Namespace) -> int:
-    from .runner import ProgressDisplay, run_cohort
+    from ..cohort.runner import CohortRun, ProgressDisplay, run_cohort
 
     source, out = Path(args.source), Path(args.out)
     patients = read_cohort(source)
     _check_covariates(args.covariates, patients, source)
-    options = shared_run_options(args)
-    _check_run_options(options)
+    # conflicting analysis options are the cohort's error, found before any patient runs
+    shared = CohortRun(parameters_from(args), args.te, args.tr, tuple(shared_run_options(args)))
     display = ProgressDisplay()
     try:
-        table = run_cohort(patients, out, options, args.jobs, args.scheduler, display, args.patient_timeout_s)
+        table = run_cohort(patients, out, shared, args.jobs, args.scheduler, display, args.patient_timeout_s)
         paths = {"table": out / "cohort.csv",
                  **_statistics_and_report(table, out, args.covariates, args.significance_ml),
                  "results": out / "patients", "logs": out / "logs"}
@@ -109,8 +100,8 @@ def command_cohort(args: argparse.Namespace) -> int:
 def _statistics_and_report(table: pd.DataFrame, out: Path, covariates: list[str],
                            significance_ml: float) -> dict[str, Path]:
     """statistics.json and report.html; imported here because statsmodels is slow to import."""
-    from .report import write_report
-    from .statistics import cohort_statistics
+    from ..cohort.report import write_report
+    from ..cohort.statistics import cohort_statistics
 
     statistics = cohort_statistics(table, covariates, significance_ml)
     paths = {"statistics": out / "statistics.json", "report": out / "report.html"}
