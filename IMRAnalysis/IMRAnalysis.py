@@ -1,6 +1,6 @@
 """3D Slicer module: impaired microvascular reperfusion (IMR) after stroke thrombectomy.
 
-The panel drives ``IMRAnalysisLib.mrml_logic`` on the application's scene. The library
+The panel drives ``IMRAnalysisLib.mrml.logic`` on the application's scene. The library
 needs packages Slicer does not bundle, so it is imported inside methods, after the
 user has agreed to install what is missing, never when Slicer loads this file.
 """
@@ -182,13 +182,16 @@ def significanceBadge(measures: dict | None) -> tuple:
     """Text and verdict (a ``BADGE_COLOURS`` key, None before any result) of the label a reader must not miss."""
     if measures is None:
         return _("No result yet"), None
-    if measures["status"] != "assessable":
-        return _("IMR not assessable: {reason}").format(reason=measures["not_assessable_reason"]), "not assessable"
+    from IMRAnalysisLib.conventions import verdict
+
+    kind = verdict(measures).kind  # the library decides; the panel words it in the user's language
+    if kind == "not assessable":
+        return _("IMR not assessable: {reason}").format(reason=measures["not_assessable_reason"]), kind
     figures = _("{imr:.1f} mL ({relative:.0f} % of the {lesion:.1f} mL lesion)").format(
         imr=measures["imr_volume_ml"], relative=measures["imr_relative_percent"], lesion=measures["lesion_volume_ml"])
-    if measures["significant_imr"]:
-        return _("Significant IMR: {figures}").format(figures=figures), "significant"
-    return _("No significant IMR: {figures}").format(figures=figures), "not significant"
+    if kind == "significant":
+        return _("Significant IMR: {figures}").format(figures=figures), kind
+    return _("No significant IMR: {figures}").format(figures=figures), kind
 
 
 class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -371,7 +374,7 @@ class IMRAnalysisWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def onMaskCreated(self, segmentation: vtkMRMLSegmentationNode, segmentName: str) -> None:
         """A new mask gets the day-5 geometry (no cropping or resampling on save) and one empty segment
         (Slicer 5.10 signals the creation twice: the segment is made once)."""
-        from IMRAnalysisLib.mrml_nodes import named_segment
+        from IMRAnalysisLib.mrml.nodes import named_segment
 
         day5 = self._parameterNode.day5Volume
         if day5:
@@ -631,7 +634,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
 
     @staticmethod
     def dicomWriterInstalled() -> bool:
-        from IMRAnalysisLib.dicom import writer_available
+        from IMRAnalysisLib.io.dicom import writer_available
 
         return writer_available()
 
@@ -655,7 +658,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         folder = self.samplePatientFolder()
         if (folder / "truth.json").is_file():
             return folder
-        from IMRAnalysisLib.phantom import make_phantom
+        from IMRAnalysisLib.phantom.template import make_phantom
 
         staging = folder.with_name(folder.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
@@ -725,7 +728,8 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         return AnalysisParameters.for_map(
             perfusionMap,
             **PRESETS[parameterNode.analysisPreset],
-            threshold=parameterNode.thresholdSeconds if tmax else parameterNode.thresholdPercent / 100.0,
+            threshold=AnalysisParameters.threshold_for_map(
+                perfusionMap, parameterNode.thresholdSeconds if tmax else parameterNode.thresholdPercent),
             direction=parameterNode.direction,
             significance_ml=parameterNode.significanceMl,
             smoothing_mm=AUTO if parameterNode.automaticSmoothing else parameterNode.smoothingMm,
@@ -764,7 +768,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         ``finishRun`` then puts the results into the scene, from the thread that owns it.
         """
         from IMRAnalysisLib.background import BackgroundRun
-        from IMRAnalysisLib.pipeline import RUN_STAGES
+        from IMRAnalysisLib.analysis.pipeline import RUN_STAGES
 
         job = self._prepare(parameterNode)
         self._pending = (parameterNode, job)
@@ -778,7 +782,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         return self._apply(parameterNode, job, result)
 
     def _prepare(self, parameterNode: IMRAnalysisParameterNode):
-        from IMRAnalysisLib.mrml_logic import SegmentRef
+        from IMRAnalysisLib.mrml.logic import SegmentRef
 
         if not (parameterNode.postVolume and parameterNode.day5Volume and parameterNode.lesionSegmentation):
             raise ValueError(_("Select the post-EVT map, the day-5 map and the lesion segmentation."))
@@ -832,7 +836,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
         otherwise a new folder named after the patient and the time is made inside it, and
         nothing of the user's is touched.
         """
-        from IMRAnalysisLib.results_folder import replaceable_result_folder
+        from IMRAnalysisLib.io.safe_output import replaceable_result_folder
 
         chosen = pathlib.Path(chosen)
         replaced = replaceable_result_folder(chosen)
@@ -869,7 +873,7 @@ class IMRAnalysisLogic(ScriptedLoadableModuleLogic):
 
     def _mrml(self):
         if self._mrmlLogic is None:
-            from IMRAnalysisLib.mrml_logic import IMRMrmlLogic
+            from IMRAnalysisLib.mrml.logic import IMRMrmlLogic
 
             self._mrmlLogic = IMRMrmlLogic(slicer.mrmlScene)
         return self._mrmlLogic
@@ -1045,8 +1049,8 @@ class IMRAnalysisTest(ScriptedLoadableModuleTest):
 
     def test_DscSeriesInputs(self) -> None:
         """Maps computed in the panel from the phantom's DSC series: IMR within 25 % or 1 mL of the truth; Tmax in s."""
-        from IMRAnalysisLib.phantom import make_phantom
-        from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, patient_dsc, write_series
+        from IMRAnalysisLib.phantom.template import make_phantom
+        from IMRAnalysisLib.phantom.dsc import DscPhantomConfig, patient_dsc, write_series
 
         widget, parameterNode, truth = self._panelWithSamplePatient()  # its lesion is drawn on the day-5 grid
         logic = widget.logic

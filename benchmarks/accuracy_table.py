@@ -5,9 +5,9 @@ Run: python benchmarks/accuracy_table.py  (about a minute; prints a Markdown tab
 
 from __future__ import annotations
 
+from IMRAnalysisLib.analysis.pipeline import AnalysisInputs, run_analysis
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.phantom import PRESETS, make_phantom
-from IMRAnalysisLib.pipeline import AnalysisInputs, run_analysis
+from IMRAnalysisLib.phantom.template import PRESETS, make_phantom
 
 
 def _row(name: str) -> str:

@@ -2,7 +2,7 @@
 
     python benchmarks/bench_cohort.py [--patients 30] [--jobs 1 2] [--repeats 1] [--seed S] [--json PATH]
 
-A simulated cohort (``python -m IMRAnalysisLib.cohort.simulation``) is written once; every
+A simulated cohort (``imr-analysis simulate-cohort``) is written once; every
 measured run is a fresh ``imr-analysis cohort`` process into a fresh output folder, so
 nothing is skipped as already done, and its wall time covers start-up, every patient, the
 table, the statistics and the report. Runs with different ``--jobs`` take turns, so drift
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="imr-bench-cohort-") as temporary:
             folder = Path(temporary)
-            generation_s = run_command(["-m", "IMRAnalysisLib.cohort.simulation", "--out", str(folder / "cohort"),
+            generation_s = run_command(["-m", "IMRAnalysisLib.cli", "simulate-cohort", "--out", str(folder / "cohort"),
                                         "--patients", str(args.patients), "--seed", str(args.seed)])
             runs = run_all(folder / "cohort" / "manifest.csv", folder, args.jobs, args.repeats)
     except RunFailed as error:

@@ -3,7 +3,7 @@
     python benchmarks/bench_dsc.py [--threads 2] [--naive-voxels 1500]
     python benchmarks/bench_dsc.py --osipi      # Markdown table of the OSIPI reference curves
 
-The series is the DSC phantom (``IMRAnalysisLib.phantom_dsc``) on a 128 x 128 x 25 grid,
+The series is the DSC phantom (``IMRAnalysisLib.phantom.dsc``) on a 128 x 128 x 25 grid,
 written as NRRD. A freshly spawned process (BLAS limited to ``--threads``) reads it and
 computes and writes every map, reporting wall time and its peak RSS. The same process
 then runs a straightforward per-voxel oSVD (one SVD and one threshold search per voxel,
@@ -34,8 +34,8 @@ def _make_series(path: str) -> None:
     """Phantom on the benchmark grid: spacing chosen so the template spans 128 x 128 x 25."""
     import SimpleITK as sitk
 
-    from IMRAnalysisLib.phantom_anatomy import DATA_DIR, TEMPLATE_FILES
-    from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom
+    from IMRAnalysisLib.phantom.template_anatomy import DATA_DIR, TEMPLATE_FILES
+    from IMRAnalysisLib.phantom.dsc import DscPhantomConfig, make_dsc_phantom
 
     reader = sitk.ImageFileReader()
     reader.SetFileName(str(DATA_DIR / TEMPLATE_FILES["gm"]))
@@ -49,8 +49,8 @@ def _make_series(path: str) -> None:
 def _measure(path: str, out: str, naive_voxels: int) -> dict:
     import numpy as np
 
-    from IMRAnalysisLib.dsc_io import read_dsc
-    from IMRAnalysisLib.dsc_maps import perfusion_maps
+    from IMRAnalysisLib.perfusion.series import read_dsc
+    from IMRAnalysisLib.perfusion.maps import perfusion_maps
 
     start = time.perf_counter()
     series = read_dsc(path)
@@ -135,8 +135,8 @@ def osipi_table() -> None:
 
     import numpy as np
 
-    from IMRAnalysisLib.dsc_deconvolution import METHODS
-    from IMRAnalysisLib.dsc_maps import perfusion_values
+    from IMRAnalysisLib.perfusion.deconvolution import METHODS
+    from IMRAnalysisLib.perfusion.maps import perfusion_values
 
     with OSIPI_CSV.open() as stream:
         rows = list(csv.DictReader(stream))

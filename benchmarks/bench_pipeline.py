@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from IMRAnalysisLib.patient_run import PatientRequest
-    from IMRAnalysisLib.pipeline import AnalysisInputs
+    from IMRAnalysisLib.analysis.pipeline import AnalysisInputs
 
 TARGET_SECONDS = 10.0
 TARGET_RSS_MIB = 1536.0
@@ -68,7 +68,7 @@ def _phantom_job(argv: list[str]) -> Figures:
     """The phantom's inputs as NRRD files, written once, and its grid for the header."""
     import SimpleITK as sitk
 
-    from IMRAnalysisLib.phantom import make_phantom, resolve_config
+    from IMRAnalysisLib.phantom.template import make_phantom, resolve_config
 
     preset, folder = argv
     config = resolve_config(preset)
@@ -98,7 +98,7 @@ def _timed(times: dict[str, float], stage: str, work: Callable[[], T]) -> T:
 def _read_inputs(request: PatientRequest) -> AnalysisInputs:
     """What ``run_patient`` does before the analysis: output check, then read and check."""
     from IMRAnalysisLib.patient_run import load_inputs, settle_series
-    from IMRAnalysisLib.results_folder import check_output_folder
+    from IMRAnalysisLib.io.safe_output import check_output_folder
 
     check_output_folder(request.out, request.overwrite, request.input_paths())
     return load_inputs(settle_series(request), lambda message: None)
@@ -106,14 +106,13 @@ def _read_inputs(request: PatientRequest) -> AnalysisInputs:
 
 def _stage_job(argv: list[str]) -> Figures:
     """The CLI's run split into the library stages ``run_analysis`` calls, in its order."""
-    from IMRAnalysisLib.brain_mask import automatic_brain_mask
+    from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
     from IMRAnalysisLib.cli import build_parser
     from IMRAnalysisLib.cli.run import request_from
-    from IMRAnalysisLib.export import export_results
+    from IMRAnalysisLib.io.result_folder import export_results
     from IMRAnalysisLib.parameters import PatientFlags
-    from IMRAnalysisLib.pipeline import (
-        AnalysisResult, aligned_maps, masks_on_post, measure, register_and_find_midline,
-    )
+    from IMRAnalysisLib.analysis.pipeline import (AnalysisResult, aligned_maps, masks_on_post, measure,
+                                                  register_and_find_midline)
 
     request = request_from(build_parser().parse_args(argv))
     parameters = request.parameters
@@ -143,7 +142,7 @@ def _measure_by_preset(*stage_inputs: Any) -> dict[str, list[float]]:
     side by side, it is not lost in the run-to-run spread of whole runs that take ten times longer.
     """
     from IMRAnalysisLib.parameters import AnalysisParameters, PatientFlags
-    from IMRAnalysisLib.pipeline import measure
+    from IMRAnalysisLib.analysis.pipeline import measure
 
     presets = {name: AnalysisParameters.preset(name) for name in ("robust", "published")}
     times: dict[str, list[float]] = {name: [] for name in presets}

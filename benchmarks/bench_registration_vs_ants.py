@@ -18,7 +18,6 @@ flip registration of it. Not a test: timings belong in a report.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import statistics
@@ -50,9 +49,9 @@ def _affine_of(transform_point) -> list[list[float]]:
 def _ours(folder: Path) -> dict[str, Any]:
     import SimpleITK as sitk
 
-    from IMRAnalysisLib.brain_mask import automatic_brain_mask
-    from IMRAnalysisLib.midline import estimate_midline
-    from IMRAnalysisLib.registration import align_to_post
+    from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
+    from IMRAnalysisLib.analysis.midline import estimate_midline
+    from IMRAnalysisLib.analysis.registration import align_to_post
 
     post = sitk.ReadImage(str(folder / "post.nii.gz"), sitk.sitkFloat32)
     moving = {name: sitk.ReadImage(str(folder / f"{name}.nii.gz"), sitk.sitkFloat32) for name in TIMEPOINTS}
@@ -168,10 +167,10 @@ def _errors(patient, found: dict[str, Any]) -> dict[str, float]:
     """Registration errors (mm, over the brain) and the plane's angle (deg) and offset (mm)."""
     import SimpleITK as sitk
 
-    from IMRAnalysisLib.brain_mask import automatic_brain_mask
-    from IMRAnalysisLib.image_io import voxel_points
-    from IMRAnalysisLib.midline import plane_from_symmetry_map
-    from IMRAnalysisLib.plane import Plane
+    from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
+    from IMRAnalysisLib.analysis.geometry import voxel_points
+    from IMRAnalysisLib.analysis.midline import plane_from_symmetry_map
+    from IMRAnalysisLib.analysis.plane import Plane
 
     points = voxel_points(patient.post, sitk.GetArrayViewFromImage(automatic_brain_mask(patient.post)).astype(bool))
     errors: dict[str, float] = {}
@@ -222,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 times[tool].append(found["registration_s"] + found["plane_s"])
                 print(f"  {name}: {tool} {found['registration_s']:.1f} s + plane {found['plane_s']:.1f} s, "
                       f"day5 max {errors['day5_max_mm']:.2f} mm, plane {errors['plane_deg']:.3f} deg", flush=True)
-        from IMRAnalysisLib.phantom import make_phantom
+        from IMRAnalysisLib.phantom.template import make_phantom
 
         whole = Path(scratch) / "readme-phantom"
         _write(make_phantom("default"), whole)

@@ -1,6 +1,6 @@
 """Robustness of the IMR measure on the analytic phantom family: a Markdown table.
 
-Each condition of ``phantom_analytic.ROBUSTNESS_CONDITIONS`` is one patient without IMR
+Each condition of ``phantom.analytic.ROBUSTNESS_CONDITIONS`` is one patient without IMR
 and the same patient with IMR. Both are analysed end to end (registration, midline,
 asymmetry) with each named parameter set; a verdict is right when the significance call
 (IMR > the set's significance volume) agrees with the truth. Conditions the mirror method
@@ -22,10 +22,10 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
-from IMRAnalysisLib.image_io import voxel_points
+from IMRAnalysisLib.analysis.geometry import voxel_points
+from IMRAnalysisLib.analysis.pipeline import AnalysisInputs, run_analysis
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.phantom_analytic import ROBUSTNESS_CONDITIONS, AnalyticPhantom, make_analytic_phantom
-from IMRAnalysisLib.pipeline import AnalysisInputs, run_analysis
+from IMRAnalysisLib.phantom.analytic import ROBUSTNESS_CONDITIONS, AnalyticPhantom, make_analytic_phantom
 
 REGISTRATION_STRIDE = 7  # every 7th brain voxel is enough to find the largest registration error
 

@@ -1,10 +1,14 @@
 """IMRAnalysis library: impaired microvascular reperfusion from perfusion MRI.
 
-The numeric layer (this package, except modules named ``mrml_*``) needs only numpy,
-scipy and SimpleITK, so it runs in 3D Slicer, on the command line and in tests alike.
+Parts, each depending only on those before it: shared types (errors, parameters,
+conventions, background, progress_lines), ``analysis``, ``io``, ``perfusion``,
+``patient_run``, ``phantom``, ``cohort``, ``mrml``, ``webapp``, ``cli``. Everything
+before ``mrml`` runs without Slicer, so the same code serves 3D Slicer, the command line
+and the tests.
 """
 
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("imr-analysis")

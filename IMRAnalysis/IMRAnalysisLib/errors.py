@@ -5,16 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 
 
+# settings an InputError may point to; every front end says how its users change each
+SETTINGS = ("mask label", "DICOM series", "overwrite", "lesion grid", "echo time", "time between dynamics",
+            "AIF mask", "jobs", "patient time limit", "scheduler")
+
+
 class InputError(Exception):
     """A problem with something the user supplied: a file, a mask, a folder, an option.
 
     The command line prints ``str(error)`` and exits with status 2, so the message must
-    name the offending file (when there is one) and say what is wrong with it.
+    name the offending file (when there is one) and say what is wrong with it. When a
+    setting resolves it, ``setting`` names that setting in words of no front end (one of
+    ``SETTINGS``); each front end adds how its users change it (the command line: its option).
     """
 
-    def __init__(self, problem: str, path: str | Path | None = None) -> None:
+    def __init__(self, problem: str, path: str | Path | None = None, *, setting: str | None = None) -> None:
+        if setting is not None and setting not in SETTINGS:
+            raise ValueError(f"unknown setting {setting!r}")
         self.problem = problem
         self.path = None if path is None else Path(path)
+        self.setting = setting
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
 

@@ -69,6 +69,10 @@ class AsymmetryScale:
         """A value with its unit, for legends and titles."""
         return f"{value:g} {self.unit}".rstrip()
 
+    def stored(self, shown: float) -> float:
+        """A value given in shown units (a threshold typed as 15 %) as the analysis keeps it (0.15)."""
+        return shown / self.factor
+
 
 @dataclass(frozen=True)
 class AnalysisParameters:
@@ -177,6 +181,11 @@ class AnalysisParameters:
         else:
             defaults = {}
         return cls(**{**defaults, "perfusion_map": perfusion_map, **changes})
+
+    @classmethod
+    def threshold_for_map(cls, perfusion_map: str, shown: float) -> float:
+        """A threshold as users give it for ``perfusion_map`` (% of the mirror, or s for Tmax), as stored."""
+        return cls.for_map(perfusion_map).asymmetry_scale.stored(shown)
 
     @property
     def asymmetry_scale(self) -> AsymmetryScale:

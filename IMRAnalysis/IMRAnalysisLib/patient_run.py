@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING
 
 import SimpleITK as sitk
 
-from .dsc_timepoint_map import map_from_dsc
+from .analysis.pipeline import AnalysisInputs, AnalysisResult, run_analysis
+from .analysis.plane import Plane
 from .errors import InputError
-from .image_io import (check_map, dicom_series, read_map, read_mask, require_distinct, require_inside,
-                       require_overlap)
+from .io.dicom_folders import dicom_series
+from .io.images import check_map, read_map, read_mask, require_distinct, require_inside, require_overlap
+from .io.patient_folder import map_role
+from .io.safe_output import check_output_folder
 from .parameters import AnalysisParameters, PatientFlags
-from .patient_folder import map_role
-from .pipeline import AnalysisInputs, AnalysisResult, run_analysis
-from .plane import Plane
-from .results_folder import check_output_folder
+from .perfusion.timepoint_map import map_from_dsc
 
 if TYPE_CHECKING:
-    from .dicom.reference import DicomReference
+    from .io.dicom.reference import DicomReference
 
 Say = Callable[[str], None]
 TIMEPOINTS = ("post", "day5", "arrival")
@@ -35,20 +35,24 @@ TIMEPOINTS = ("post", "day5", "arrival")
 
 @dataclass(frozen=True)
 class MapSource:
-    """A timepoint's map: a map file or DICOM folder, or the DSC series the map is computed from."""
+    """A timepoint's map: a map file or DICOM folder, the DSC series the map is computed from, or
+    an image already in memory (a Slicer node's voxels), which ``path`` then only names."""
 
     path: str
     dsc: bool = False
     series_uid: str | None = None  # the series of a DICOM folder holding several
+    image: sitk.Image | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
 class MaskSource:
-    """A mask file or DICOM folder; ``label`` picks one label of a multi-label image."""
+    """A mask file or DICOM folder (``label`` picks one label of a multi-label image), or a 0/1 mask
+    already in memory, which ``path`` then only names."""
 
     path: str
     label: int | None = None
     series_uid: str | None = None
+    image: sitk.Image | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,7 @@ class PatientRequest:
     post: MapSource
     day5: MapSource
     lesion: MaskSource
-    out: Path
+    out: Path | None = None  # the result folder ``run_patient`` writes
     arrival: MapSource | None = None
     exclusion: MaskSource | None = None
     parameters: AnalysisParameters = field(default_factory=AnalysisParameters)
@@ -89,7 +93,7 @@ class PatientRequest:
     def input_paths(self) -> list[str]:
         """Every file or folder the request reads: the result folder may hold none of them."""
         sources = (self.post, self.day5, self.arrival, self.lesion, self.exclusion, self.dicom_reference)
-        return [source.path for source in sources if source is not None] + (
+        return [source.path for source in sources if _on_disk(source)] + (
             [self.midline_file] if self.midline_file else [])
 
 
@@ -112,9 +116,13 @@ class PatientAnalysis:
 
 def run_patient(request: PatientRequest, say: Say) -> dict:
     """The patient's result folder, written atomically; its measures."""
+    if request.out is None:
+        raise ValueError("run_patient writes a result folder: the request needs one (out)")
     check_output_folder(request.out, request.overwrite, request.input_paths())
     analysis = analyse(request, say)
-    from .export import export_results  # the writers (Pillow, pynrrd): loaded only when a result is written
+    say_warnings(analysis.result.measures, say)
+    say("writing the result folder")
+    from .io.result_folder import export_results  # the writers (Pillow, pynrrd): loaded only when a result is written
 
     export_results(request.out, analysis.result, request.overwrite, {"inputs": analysis.recorded_inputs()},
                    request.input_paths(), analysis.reference)
@@ -127,10 +135,13 @@ def analyse(request: PatientRequest, say: Say) -> PatientAnalysis:
     inputs = load_inputs(request, say)
     reference = dicom_reference(request, inputs.post, say)
     result = run_analysis(inputs, request.parameters, request.flags, request.midline, progress=say)
-    for warning in filter(None, result.measures["warnings"].split("; ")):
-        say(f"warning: {warning}")
-    say("writing the result folder")
     return PatientAnalysis(request, inputs, result, reference)
+
+
+def say_warnings(measures: dict, say: Say) -> None:
+    """Each of the analysis's warnings as a line of its own."""
+    for warning in filter(None, measures["warnings"].split("; ")):
+        say(f"warning: {warning}")
 
 
 def settle_series(request: PatientRequest) -> PatientRequest:
@@ -141,7 +152,7 @@ def settle_series(request: PatientRequest) -> PatientRequest:
     """
     changes = {}
     for name, source in _sources(request).items():
-        if source is not None and Path(source.path).is_dir():
+        if _on_disk(source) and Path(source.path).is_dir():
             changes[name] = replace(source, series_uid=dicom_series(source.path, _named(request, name, source),
                                                                     source.series_uid).uid)
     return replace(request, **changes)
@@ -166,8 +177,12 @@ def series_uids(request: PatientRequest) -> dict[str, str]:
             for name, source in _sources(request).items() if source is not None and source.series_uid}
 
 
+def _on_disk(source: MapSource | MaskSource | ReferenceSource | None) -> bool:
+    return source is not None and getattr(source, "image", None) is None
+
+
 def load_inputs(request: PatientRequest, say: Say) -> AnalysisInputs:
-    """The request's images, read and checked against each other."""
+    """The request's images, read and checked against each other: the checks every front end shares."""
     say("reading and checking the inputs")
     post, day5, arrival = (_read_timepoint(request, name, say) for name in TIMEPOINTS)
     paths = {name: source.path for name in TIMEPOINTS if (source := request.timepoint(name)) is not None}
@@ -177,12 +192,11 @@ def load_inputs(request: PatientRequest, say: Say) -> AnalysisInputs:
             require_overlap(post, paths["post"], image, paths[name])
     grids = {"day5": (day5, paths["day5"]), "post": (post, paths["post"])}
     parameters = request.parameters
-    lesion = read_mask(request.lesion.path, "lesion mask", request.lesion.label, series=request.lesion.series_uid)
+    lesion = _mask(request.lesion, "lesion mask", allow_empty=False)
     require_inside(lesion, request.lesion.path, *grids[parameters.lesion_space], "lesion mask")
     exclusion = None
     if request.exclusion is not None:
-        exclusion = read_mask(request.exclusion.path, "exclusion mask", request.exclusion.label, allow_empty=True,
-                              series=request.exclusion.series_uid)
+        exclusion = _mask(request.exclusion, "exclusion mask", allow_empty=True)
         require_inside(exclusion, request.exclusion.path, *grids[parameters.exclusion_space], "exclusion mask")
     paths["lesion"] = request.lesion.path
     if request.exclusion is not None:
@@ -195,6 +209,8 @@ def _read_timepoint(request: PatientRequest, name: str, say: Say) -> sitk.Image 
     source = request.timepoint(name)
     if source is None:
         return None
+    if source.image is not None:
+        return check_map(source.image, source.path, request.role(name))
     if not source.dsc:
         return read_map(source.path, request.role(name), source.series_uid)
     say(f"computing the {request.role(name)} from the DSC series {source.path}")
@@ -202,13 +218,20 @@ def _read_timepoint(request: PatientRequest, name: str, say: Say) -> sitk.Image 
     return check_map(image, source.path, request.role(name))
 
 
+def _mask(source: MaskSource, role: str, allow_empty: bool) -> sitk.Image:
+    if source.image is not None:
+        return source.image
+    return read_mask(source.path, role, source.label, allow_empty=allow_empty, series=source.series_uid)
+
+
 def dicom_reference(request: PatientRequest, post: sitk.Image, say: Say) -> DicomReference | None:
     """The series ``dicom/`` refers to: the request's reference (refused unless it matches the map), or
     the post-EVT map's own DICOM folder (when it cannot be one, the analysis goes on without ``dicom/``)."""
-    given, own_folder = request.dicom_reference, not request.post.dsc and Path(request.post.path).is_dir()
+    given = request.dicom_reference
+    own_folder = _on_disk(request.post) and not request.post.dsc and Path(request.post.path).is_dir()
     if given is None and not own_folder:
         return None
-    from .dicom.reference import read_reference  # pydicom: only when DICOM is involved
+    from .io.dicom.reference import read_reference  # pydicom: only when DICOM is involved
 
     if given is not None:
         return read_reference(given.path, post, given.named, given.series_uid)

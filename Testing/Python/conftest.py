@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from IMRAnalysisLib.phantom import PhantomPatient, make_phantom
+from IMRAnalysisLib.phantom.template import PhantomPatient, make_phantom
 
 
 @pytest.fixture(scope="session")

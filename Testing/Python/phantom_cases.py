@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from IMRAnalysisLib.phantom import PhantomConfig, make_phantom
-from IMRAnalysisLib.phantom_analytic import AnalyticPhantomConfig, make_analytic_phantom, on_grid
+from IMRAnalysisLib.phantom.analytic import AnalyticPhantomConfig, make_analytic_phantom, on_grid
+from IMRAnalysisLib.phantom.template import PhantomConfig, make_phantom
 
 GENERATORS = ("mni", "analytic")
 GRIDS = ("clinical", "isotropic")

@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from IMRAnalysisLib.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.midline import estimate_midline
+from IMRAnalysisLib.analysis.pipeline import AnalysisInputs, AnalysisResult, run_analysis
+from IMRAnalysisLib.analysis.registration import align_to_post
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.midline import estimate_midline
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.phantom import PRESETS, PhantomPatient, Pose, make_phantom
-from IMRAnalysisLib.pipeline import AnalysisInputs, AnalysisResult, run_analysis
-from IMRAnalysisLib.registration import align_to_post
+from IMRAnalysisLib.phantom.template import PRESETS, PhantomPatient, Pose, make_phantom
 
 
 def _analyse(patient: PhantomPatient, **parameters) -> AnalysisResult:

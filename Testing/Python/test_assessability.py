@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from IMRAnalysisLib.assessability import assess, mirror_region_contrast, missing_homologs, plane_margin_mm
-from IMRAnalysisLib.asymmetry import compute_asymmetry
+from IMRAnalysisLib.analysis.assessability import assess, mirror_region_contrast, missing_homologs, plane_margin_mm
+from IMRAnalysisLib.analysis.asymmetry import compute_asymmetry
+from IMRAnalysisLib.analysis.plane import Plane
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.plane import Plane
 
 SHAPE = (20, 60, 60)  # k, j, i
 SPACING = (2.0, 2.0, 4.0)

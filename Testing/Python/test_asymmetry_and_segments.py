@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from IMRAnalysisLib.asymmetry import compute_asymmetry
-from IMRAnalysisLib.imr import segment_imr, voxel_volume_ml
-from IMRAnalysisLib.measures import volume_ml
+from IMRAnalysisLib.analysis.asymmetry import compute_asymmetry
+from IMRAnalysisLib.analysis.measures import volume_ml
+from IMRAnalysisLib.analysis.plane import Plane
+from IMRAnalysisLib.analysis.segments import segment_imr, voxel_volume_ml
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.plane import Plane
 
 SHAPE = (20, 40, 40)  # k, j, i
 SPACING = (2.0, 2.0, 3.0)

@@ -6,18 +6,12 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from IMRAnalysisLib.asymmetry import (
-    FINE_NOISE_TARGET,
-    NOISE_TARGET,
-    SMOOTHING_LADDER_MM,
-    compute_asymmetry,
-    interpolation_variance,
-    match_interpolation_blur,
-    slice_axis,
-)
-from IMRAnalysisLib.midline import mirror
+from IMRAnalysisLib.analysis.asymmetry import (FINE_NOISE_TARGET, NOISE_TARGET, SMOOTHING_LADDER_MM,
+                                               compute_asymmetry, interpolation_variance, match_interpolation_blur,
+                                               slice_axis)
+from IMRAnalysisLib.analysis.midline import mirror
+from IMRAnalysisLib.analysis.plane import Plane
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.plane import Plane
 
 SHAPE = (24, 48, 48)  # k, j, i
 SPACING = (2.0, 2.0, 4.0)

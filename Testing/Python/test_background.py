@@ -12,10 +12,10 @@ import time
 
 import pytest
 
+from IMRAnalysisLib.analysis.pipeline import RUN_STAGES, AnalysisInputs, run_analysis
 from IMRAnalysisLib.background import BackgroundRun
 from IMRAnalysisLib.errors import AnalysisCancelled, InputError
-from IMRAnalysisLib.phantom import PhantomPatient
-from IMRAnalysisLib.pipeline import RUN_STAGES, AnalysisInputs, run_analysis
+from IMRAnalysisLib.phantom.template import PhantomPatient
 
 CANCEL_LATENCY_S = 1.0
 

@@ -10,6 +10,8 @@ import pytest
 import SimpleITK as sitk
 
 from IMRAnalysisLib.cli import main
+from IMRAnalysisLib.cli.main import OPTIONS
+from IMRAnalysisLib.errors import SETTINGS, InputError
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +144,10 @@ def test_progress_then_error_without_traceback(files, tmp_path, capsys) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("imr-analysis: error:")
+
+
+def test_every_setting_a_library_error_points_to_has_its_option() -> None:
+    """Library messages name a setting, never a flag; the command line adds the option that changes it."""
+    assert sorted(OPTIONS) == sorted(SETTINGS)
+    with pytest.raises(ValueError, match="unknown setting"):
+        InputError("a problem", setting="no such setting")

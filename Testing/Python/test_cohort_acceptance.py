@@ -24,7 +24,7 @@ from statsmodels.miscmodels.ordinal_model import OrderedModel
 from IMRAnalysisLib import cli
 from IMRAnalysisLib.cohort.manifest import FLAG_COLUMNS
 from IMRAnalysisLib.cohort.simulation import SimulatedCohort, simulate_cohort
-from IMRAnalysisLib.results_folder import METRICS_CSV
+from IMRAnalysisLib.io.metrics_files import METRICS_CSV
 
 PATIENTS = 30
 JOBS = 2

@@ -111,7 +111,7 @@ def test_cohort_option_errors(tmp_path, capsys) -> None:
     assert "--covariates bmi: not a column of the cohort" in line
     line = _cohort_error(capsys, [str(manifest), "--out", out, "--map", "tmax", "--threshold-percent", "10"])
     assert "--map tmax takes its threshold as --threshold-seconds" in line
-    assert "--jobs must be at least 1, got 0" in _cohort_error(capsys, [str(manifest), "--out", out, "--jobs", "0"])
+    assert "the patients processed at once must be at least 1, got 0 (--jobs)" in _cohort_error(capsys, [str(manifest), "--out", out, "--jobs", "0"])
     line = _cohort_error(capsys, [str(tmp_path / "nothing.csv"), "--out", out])
     assert "cohort not found" in line
     assert not (tmp_path / "out").exists()
@@ -121,7 +121,7 @@ def test_scheduler_without_dask_is_refused_before_any_folder_is_made(tmp_path, c
     monkeypatch.setitem(sys.modules, "distributed", None)  # as if the 'cluster' extra were not installed
     line = _cohort_error(capsys, [str(_manifest(tmp_path, HEADER, ROW_A)), "--out", str(tmp_path / "out"),
                                   "--scheduler", "tcp://127.0.0.1:8786"])
-    assert "--scheduler needs Dask: pip install 'imr-analysis[cluster]'" in line
+    assert "a Dask scheduler needs Dask: pip install 'imr-analysis[cluster]' (--scheduler)" in line
     assert not (tmp_path / "out").exists()
 
 

@@ -22,7 +22,7 @@ from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.cohort.lock import LOCK_FILE
 from IMRAnalysisLib.cohort.runner import CohortFolder
 from IMRAnalysisLib.cohort.table import read_cohort_table
-from IMRAnalysisLib.phantom import PhantomPatient
+from IMRAnalysisLib.phantom.template import PhantomPatient
 from terminal import default_sigint
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="finds workers through /proc")
@@ -199,9 +199,11 @@ def test_a_second_cohort_on_the_folder_is_refused_and_a_stale_lock_taken_over(tm
 
 
 @pytest.mark.parametrize(("options", "problem"), [
-    (["--patient-timeout-s", "0"], "--patient-timeout-s must be a positive number of seconds, got 0.0"),
+    (["--patient-timeout-s", "0"],
+     "a patient's time limit must be a positive number of seconds, got 0.0 (--patient-timeout-s)"),
     (["--patient-timeout-s", "60", "--scheduler", "tcp://127.0.0.1:9"],
-     "--patient-timeout-s applies to local processes; on a Dask cluster use the cluster's limits"),
+     "a patient's time limit applies to local processes; on a Dask cluster use the cluster's limits"
+     " (--patient-timeout-s)"),
 ])
 def test_time_limit_option_is_checked_before_anything_runs(tmp_path, capsys, options, problem) -> None:
     manifest = tmp_path / "manifest.csv"

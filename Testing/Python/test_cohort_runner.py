@@ -21,11 +21,12 @@ from IMRAnalysisLib.cli import build_parser, main
 from IMRAnalysisLib.cli.cohort import shared_run_options
 from IMRAnalysisLib.cli.run import parameters_from
 from IMRAnalysisLib.cohort.manifest import CohortPatient, read_cohort
-from IMRAnalysisLib.cohort.runner import CohortFolder, CohortProgress, CohortRun, ProgressDisplay, patient_task, run_cohort
+from IMRAnalysisLib.cohort.runner import (CohortFolder, CohortProgress, CohortRun, ProgressDisplay, patient_task,
+                                          run_cohort)
 from IMRAnalysisLib.cohort.table import read_cohort_table
+from IMRAnalysisLib.io.metrics_files import flatten_metrics
 from IMRAnalysisLib.parameters import PatientFlags
-from IMRAnalysisLib.phantom import PhantomPatient, make_phantom
-from IMRAnalysisLib.results_folder import flatten_metrics
+from IMRAnalysisLib.phantom.template import PhantomPatient, make_phantom
 
 JOBS = "2"
 CLINICAL = {"P1": (0, "2B", 12, 2), "P2": (0, "3", 8, 1), "P3": (1, "2C", 15, 4)}  # haem. transf., mTICI, NIHSS, mRS

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from IMRAnalysisLib.cli import main
 from IMRAnalysisLib.cohort.manifest import FLAG_COLUMNS, read_cohort
-from IMRAnalysisLib.cohort.simulation import (
-    IMR_RANGE_ML, MANIFEST_COLUMNS, TICI_GRADES, TRUE_MODEL, SimulatedCohort, _imr_targets, main, simulate_cohort,
-)
+from IMRAnalysisLib.cohort.simulation import (IMR_RANGE_ML, MANIFEST_COLUMNS, TICI_GRADES, TRUE_MODEL,
+                                              SimulatedCohort, _imr_targets, simulate_cohort)
 from IMRAnalysisLib.errors import InputError
 
 PATIENTS = 4
@@ -110,10 +110,10 @@ def test_same_seed_same_cohort_other_seed_other_cohort(cohort: SimulatedCohort, 
 def test_command_line_writes_a_cohort_and_refuses_to_overwrite(tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
-    assert main(["--out", str(out), "--patients", "1", "--seed", "3"]) == 0
+    assert main(["simulate-cohort", "--out", str(out), "--patients", "1", "--seed", "3"]) == 0
     assert f"imr-analysis cohort {out / 'manifest.csv'}" in capsys.readouterr().out
     assert len(manifest_rows(out / "manifest.csv")) == 1
-    assert main(["--out", str(out), "--patients", "1"]) == 2
+    assert main(["simulate-cohort", "--out", str(out), "--patients", "1"]) == 2
     assert "already exists" in capsys.readouterr().err
     with pytest.raises(InputError, match="at least one patient"):
         simulate_cohort(tmp_path / "empty", 0)

@@ -25,12 +25,12 @@ import slicerio
 from dicom_series import IDENTITY, RESCALE, write_enhanced_mr, write_mr_series, write_parametric_map
 
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.dicom.export import ASYMMETRY_FILE, DICOM_FOLDER, OVERVIEW_FILE, REPORT_FILE, SEGMENTATION_FILE
-from IMRAnalysisLib.dicom.reference import read_reference
-from IMRAnalysisLib.dicom.report import VOLUME_MEASURES
 from IMRAnalysisLib.conventions import SEGMENT_COLORS
-from IMRAnalysisLib.image_io import read_map
-from IMRAnalysisLib.phantom import PhantomPatient
+from IMRAnalysisLib.io.dicom.export import ASYMMETRY_FILE, DICOM_FOLDER, OVERVIEW_FILE, REPORT_FILE, SEGMENTATION_FILE
+from IMRAnalysisLib.io.dicom.reference import read_reference
+from IMRAnalysisLib.io.dicom.report import VOLUME_MEASURES
+from IMRAnalysisLib.io.images import read_map
+from IMRAnalysisLib.phantom.template import PhantomPatient
 
 OBJECTS = (SEGMENTATION_FILE, REPORT_FILE, OVERVIEW_FILE, ASYMMETRY_FILE)
 DESCRIPTIONS = {SEGMENTATION_FILE: "IMR analysis - segmentation", REPORT_FILE: "IMR analysis - measurements",

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from IMRAnalysisLib.dsc_deconvolution import METHODS, convolution_matrix, deconvolve, oscillation_index
-from IMRAnalysisLib.dsc_maps import perfusion_values
+from IMRAnalysisLib.perfusion.deconvolution import METHODS, convolution_matrix, deconvolve, oscillation_index
+from IMRAnalysisLib.perfusion.maps import perfusion_values
 
 OSIPI_CSV = Path(__file__).resolve().parents[1] / "Data" / "osipi-dsc" / "dsc_data.csv"
 

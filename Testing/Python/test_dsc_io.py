@@ -18,11 +18,11 @@ from pydicom.uid import generate_uid
 from dicom_series import part10_dataset
 
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.dsc_dicom import read_multiframe
-from IMRAnalysisLib.dsc_io import DscSeries, read_dsc, series_image
-from IMRAnalysisLib.dsc_maps import perfusion_maps
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom
+from IMRAnalysisLib.io.dicom_frames import read_multiframe
+from IMRAnalysisLib.perfusion.maps import perfusion_maps
+from IMRAnalysisLib.perfusion.series import DscSeries, read_dsc, series_image
+from IMRAnalysisLib.phantom.dsc import DscPhantomConfig, make_dsc_phantom
 
 
 def _signal(dynamics: int = 30, drop: float = 0.4) -> np.ndarray:
@@ -268,7 +268,7 @@ def _uneven_top_slice(dataset: Dataset) -> None:
 @pytest.mark.parametrize(
     ("options", "change", "message"),
     [({"skip_frames": 1}, None, "the DSC series time points have different numbers of slices (16 to 17)"),
-     ({"echo_ms": None}, None, "the DSC series does not record its echo time (TE); give it with --te"),
+     ({"echo_ms": None}, None, "the DSC series does not record its echo time (TE); give it in seconds (--te)"),
      ({}, _without_position, "the DSC series frame 5 has no position in its functional groups"),
      ({}, _tilted_frame, "the DSC series frames have mixed image orientations"),
      ({}, _second_echo_frame, "the DSC series frames have mixed echo times"),

@@ -11,10 +11,10 @@ import pytest
 import SimpleITK as sitk
 
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.dsc_concentration import leakage_corrected, to_concentration
-from IMRAnalysisLib.dsc_maps import PerfusionMaps, perfusion_maps
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.phantom_dsc import DscPhantom, DscPhantomConfig, make_dsc_phantom
+from IMRAnalysisLib.perfusion.concentration import leakage_corrected, to_concentration
+from IMRAnalysisLib.perfusion.maps import PerfusionMaps, perfusion_maps
+from IMRAnalysisLib.phantom.dsc import DscPhantom, DscPhantomConfig, make_dsc_phantom
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +152,9 @@ def test_bolus_without_baseline_is_refused() -> None:
 
 def test_rcbv_reference_stays_in_the_healthy_hemisphere_of_a_turned_head() -> None:
     """The reference hemisphere is cut at the mid-sagittal plane, not at a grid column."""
-    from IMRAnalysisLib.image_io import voxel_points
-    from IMRAnalysisLib.phantom import Pose, PhantomConfig, make_phantom
-    from IMRAnalysisLib.phantom_dsc import dsc_from_map
+    from IMRAnalysisLib.analysis.geometry import voxel_points
+    from IMRAnalysisLib.phantom.template import Pose, PhantomConfig, make_phantom
+    from IMRAnalysisLib.phantom.dsc import dsc_from_map
 
     turned = Pose(yaw_deg=15.0, roll_deg=10.0, shift_mm=(20.0, -10.0, 0.0))
     patient = make_phantom(PhantomConfig(seed=11, side="left", post_pose=turned, imr_ml=25.0, imr_depth=0.5,

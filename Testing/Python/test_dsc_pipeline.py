@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from IMRAnalysisLib.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.midline import symmetry_correlation
+from IMRAnalysisLib.analysis.registration import align_to_post
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.dsc_timepoint_map import map_from_dsc
-from IMRAnalysisLib.midline import symmetry_correlation
-from IMRAnalysisLib.phantom import PhantomPatient
-from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom, patient_dsc, write_series
-from IMRAnalysisLib.registration import align_to_post
+from IMRAnalysisLib.perfusion.timepoint_map import map_from_dsc
+from IMRAnalysisLib.phantom.dsc import DscPhantomConfig, make_dsc_phantom, patient_dsc, write_series
+from IMRAnalysisLib.phantom.template import PhantomPatient
 
 
 def _series_files(patient: PhantomPatient, config: DscPhantomConfig, folder: Path) -> dict[str, Path]:

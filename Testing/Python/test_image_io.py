@@ -1,4 +1,4 @@
-"""Tests for image_io: every user mistake is one clear InputError; geometry survives I/O."""
+"""Tests for io.images: every user mistake is one clear InputError; geometry survives I/O."""
 
 from __future__ import annotations
 
@@ -12,19 +12,11 @@ from scipy.spatial.transform import Rotation
 
 from dicom_series import write_rgb_capture
 
+from IMRAnalysisLib.analysis.geometry import mask_bounds, physical_bounds
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.image_io import (
-    SUPPORTED_SUFFIXES,
-    dicom_series,
-    mask_bounds,
-    physical_bounds,
-    read_image,
-    read_map,
-    read_mask,
-    require_inside,
-    require_overlap,
-    write_image,
-)
+from IMRAnalysisLib.io.dicom_folders import dicom_series
+from IMRAnalysisLib.io.formats import SUPPORTED_SUFFIXES
+from IMRAnalysisLib.io.images import read_image, read_map, read_mask, require_inside, require_overlap, write_image
 
 OBLIQUE = Rotation.from_euler("xyz", [10, -20, 30], degrees=True).as_matrix()
 FLIPPED_OBLIQUE = OBLIQUE @ np.diag([-1.0, 1.0, 1.0])
@@ -162,9 +154,9 @@ def test_dicom_folder_with_several_series_is_refused_unless_one_is_chosen(tmp_pa
     write_dicom_series(tmp_path / "dicom", large, "2", "a")
     root = "1.2.826.0.1.3680043.2.1125.7"
     message = assert_input_error(lambda: read_image(tmp_path / "dicom", "map"), tmp_path / "dicom",
-                                 "holds 2 DICOM series", "--series", f"UID {root}.2", f"UID {root}.3",
+                                 "holds 2 DICOM series", "choose one by its UID", f"UID {root}.2", f"UID {root}.3",
                                  "5 images", "3 images")
-    assert "\n" not in message
+    assert "\n" not in message  # the command line adds its option, --series (test_cli_hostile_inputs)
     assert read_image(tmp_path / "dicom", "map", series=f"{root}.3").GetSize() == (7, 6, 3)
     assert read_image(tmp_path / "dicom", "map", series=f"{root}.2").GetSize() == (7, 6, 5)
     assert dicom_series(tmp_path / "dicom", "map", f"{root}.2").uid == f"{root}.2"
@@ -391,10 +383,13 @@ def test_binary_mask(tmp_path):
 
 @pytest.mark.parametrize("labels, listed", [((255,), "0, 255"), ((1, 2), "0, 1, 2")])
 def test_mask_with_other_labels_needs_label_option(tmp_path, labels, listed):
+    """The library names the problem and the setting; the command line adds its option (test_cli_errors)."""
     path = tmp_path / "lesion.nii.gz"
     write_image(make_image(labelled({(1, i, 3): v for i, v in enumerate(labels)})), path)
-    words = (listed, "label option", "--lesion-label")
-    assert_input_error(lambda: read_mask(path, "lesion mask"), path, *words)
+    message = assert_input_error(lambda: read_mask(path, "lesion mask"), path, listed, "choose the label to use")
+    with pytest.raises(InputError) as caught:
+        read_mask(path, "lesion mask")
+    assert caught.value.setting == "mask label" and "--" not in message
 
 
 def test_label_selection(tmp_path):

@@ -13,9 +13,9 @@ import functools
 import numpy as np
 import pytest
 
-from IMRAnalysisLib.brain_mask import automatic_brain_mask
-from IMRAnalysisLib.midline import estimate_midline
-from IMRAnalysisLib.phantom import Pose
+from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.midline import estimate_midline
+from IMRAnalysisLib.phantom.template import Pose
 from phantom_cases import GENERATORS, GRIDS, phantom_patient
 
 POSES = (

@@ -11,10 +11,11 @@ import pytest
 import SimpleITK as sitk
 import slicerio
 
+from IMRAnalysisLib.analysis.plane import Plane
 from IMRAnalysisLib.cli import main
-from IMRAnalysisLib.conventions import SEGMENT_COLORS
-from IMRAnalysisLib.plane import Plane
-from IMRAnalysisLib.results_folder import flatten_metrics
+from IMRAnalysisLib.conventions import SEGMENT_COLORS, measure_registry
+from IMRAnalysisLib.io.metrics_files import flatten_metrics
+from IMRAnalysisLib.parameters import AnalysisParameters
 
 MEASURE_KEYS = {
     "imr_volume_ml", "lesion_volume_ml", "imr_relative_percent", "significant_imr", "hyperperfusion_volume_ml",
@@ -33,7 +34,7 @@ def _argv(files: dict[str, Path], out: Path, *extra: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def exclusion_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from IMRAnalysisLib.phantom import make_phantom
+    from IMRAnalysisLib.phantom.template import make_phantom
 
     return make_phantom("exclusion").write(tmp_path_factory.mktemp("exclusion"), fmt="nii.gz")
 
@@ -71,6 +72,8 @@ def test_metrics_csv_is_one_row_with_the_same_figures(result_folder: Path, metri
     assert list(rows[0]) == list(flat)
     assert float(rows[0]["imr_volume_ml"]) == metrics["imr_volume_ml"]
     assert rows[0]["significant_imr"] in ("true", "false")
+    registered = [measure.key for measure in measure_registry(AnalysisParameters.from_dict(metrics["parameters"]))]
+    assert [key for key in registered if key not in rows[0]] == []  # each titled measure is a metrics.csv column
 
 
 def test_segmentation_read_by_slicerio_matches_the_measures(result_folder: Path, metrics: dict) -> None:

@@ -12,10 +12,10 @@ import SimpleITK as sitk
 from PIL import Image
 from scipy import ndimage
 
+from IMRAnalysisLib.analysis.plane import Plane
 from IMRAnalysisLib.conventions import SEGMENT_COLORS
+from IMRAnalysisLib.io.overview import MAX_SLICES, MIN_SLICES, Box, overview_picture, save_overview, slice_positions
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.overview import MAX_SLICES, MIN_SLICES, Box, overview_picture, save_overview, slice_positions
-from IMRAnalysisLib.plane import Plane
 
 HEAD_SEMI_AXES_MM = np.array([68.0, 88.0, 62.0])  # left-right, anterior-posterior, superior-inferior
 SUMMARY = "IMR 7.9 mL (21 % of lesion), significant"

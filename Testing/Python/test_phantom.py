@@ -11,8 +11,8 @@ import pytest
 import SimpleITK as sitk
 
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.phantom import PRESETS, PhantomConfig, PhantomPatient, Pose, make_phantom
-from IMRAnalysisLib.phantom_anatomy import DATA_DIR, TEMPLATE_FILES, load_template
+from IMRAnalysisLib.phantom.template import PRESETS, PhantomConfig, PhantomPatient, Pose, make_phantom
+from IMRAnalysisLib.phantom.template_anatomy import DATA_DIR, TEMPLATE_FILES, load_template
 
 
 def phantom(config: PhantomConfig | str) -> PhantomPatient:

@@ -9,20 +9,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from IMRAnalysisLib import phantom_analytic_anatomy as anatomy
+from IMRAnalysisLib.analysis.plane import Plane
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.phantom import Pose
-from IMRAnalysisLib.phantom_analytic import (
-    ROBUSTNESS_CONDITIONS,
-    SHADING_HALF_WIDTH_MM,
-    AnalyticPhantom,
-    AnalyticPhantomConfig,
-    Scan,
-    make_analytic_phantom,
-    tilted_poses,
-)
-from IMRAnalysisLib.phantom_analytic_lesion import grow_lesion, place_cores
-from IMRAnalysisLib.plane import Plane
+from IMRAnalysisLib.phantom import analytic_anatomy as anatomy
+from IMRAnalysisLib.phantom.analytic import (ROBUSTNESS_CONDITIONS, SHADING_HALF_WIDTH_MM, AnalyticPhantom,
+                                             AnalyticPhantomConfig, Scan, make_analytic_phantom, tilted_poses)
+from IMRAnalysisLib.phantom.analytic_lesion import grow_lesion, place_cores
+from IMRAnalysisLib.phantom.template import Pose
 
 UNTILTED = {"post_pose": Pose(), "day5_pose": Pose(), "arrival_pose": Pose()}
 # A coarse grid and a thin stack of slices through the lesion keep each generation short.

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.midline import mirror, plane_from_symmetry_map
+from IMRAnalysisLib.analysis.plane import Plane, check_user_plane
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.midline import mirror, plane_from_symmetry_map
-from IMRAnalysisLib.brain_mask import automatic_brain_mask
-from IMRAnalysisLib.plane import Plane, check_user_plane
 
 TILTED = Plane.from_vectors(np.array([3.0, -10.0, 20.0]), np.array([-0.9, 0.3, 0.1]))
 

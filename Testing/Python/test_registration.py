@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from IMRAnalysisLib.alignment_check import better_pose_gain
-from IMRAnalysisLib.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.alignment_check import better_pose_gain
+from IMRAnalysisLib.analysis.brain_mask import automatic_brain_mask
+from IMRAnalysisLib.analysis.geometry import voxel_points
+from IMRAnalysisLib.analysis.midline import symmetry_correlation
+from IMRAnalysisLib.analysis.pipeline import AnalysisInputs, run_analysis
+from IMRAnalysisLib.analysis.registration import MIN_RELATIVE_CORRELATION, align_to_post, metric_mask, register_rigid
 from IMRAnalysisLib.errors import AnalysisCancelled
-from IMRAnalysisLib.image_io import voxel_points
-from IMRAnalysisLib.midline import symmetry_correlation
 from IMRAnalysisLib.parameters import AnalysisParameters
-from IMRAnalysisLib.phantom import PhantomPatient, Pose
-from IMRAnalysisLib.pipeline import AnalysisInputs, run_analysis
-from IMRAnalysisLib.registration import MIN_RELATIVE_CORRELATION, align_to_post, metric_mask, register_rigid
+from IMRAnalysisLib.phantom.template import PhantomPatient, Pose
 from phantom_cases import GENERATORS, GRIDS, phantom_patient
 
 

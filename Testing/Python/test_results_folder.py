@@ -13,17 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from IMRAnalysisLib import results_folder
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.results_folder import (
-    MARKER,
-    check_output_folder,
-    flatten_metrics,
-    replaceable_result_folder,
-    staged_output_folder,
-    write_metrics,
-    write_text_atomic,
-)
+from IMRAnalysisLib.io import safe_output
+from IMRAnalysisLib.io.metrics_files import flatten_metrics, write_metrics
+from IMRAnalysisLib.io.safe_output import (MARKER, check_output_folder, replaceable_result_folder,
+                                           staged_output_folder, write_text_atomic)
 
 METRICS = {
     "patient_id": "P-007",
@@ -66,9 +60,9 @@ def test_missing_or_empty_folder_is_accepted(tmp_path: Path) -> None:
 def test_existing_non_empty_folder_is_refused_without_overwrite(tmp_path: Path) -> None:
     out = tmp_path / "out"
     make_old_results(out)
-    with pytest.raises(InputError, match="already exists and is not empty; use --overwrite") as error:
+    with pytest.raises(InputError, match="already exists and is not empty; replace it only if asked to") as error:
         check_output_folder(out, overwrite=False)
-    assert str(error.value).startswith(f"{out}: ")
+    assert str(error.value).startswith(f"{out}: ") and error.value.setting == "overwrite"
     check_output_folder(out, overwrite=True)
 
 
@@ -103,7 +97,7 @@ def test_staged_folder_appears_only_on_success(tmp_path: Path) -> None:
 def test_existing_results_refused_before_the_block_runs(tmp_path: Path) -> None:
     out = tmp_path / "out"
     old = make_old_results(out)
-    with pytest.raises(InputError, match="use --overwrite"):
+    with pytest.raises(InputError, match="replace it only if asked to"):
         with staged_output_folder(out, overwrite=False):
             pytest.fail("the block must not run")
     assert snapshot(out) == old
@@ -142,7 +136,7 @@ def test_exception_inside_leaves_old_results_byte_identical(tmp_path: Path, erro
 
 def test_overwrite_rule_rechecked_at_commit(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    with pytest.raises(InputError, match="use --overwrite"):
+    with pytest.raises(InputError, match="replace it only if asked to"):
         with staged_output_folder(out, overwrite=False) as staging:
             (staging / "new.txt").write_text("new")
             make_old_results(out)  # another run finished meanwhile
@@ -160,7 +154,7 @@ def test_failed_swap_restores_old_results(tmp_path: Path, monkeypatch: pytest.Mo
             raise OSError("disk vanished")
         real_rename(source, target)
 
-    monkeypatch.setattr(results_folder.os, "rename", failing_rename)
+    monkeypatch.setattr(safe_output.os, "rename", failing_rename)
     with pytest.raises(OSError, match="disk vanished"):
         with staged_output_folder(out, overwrite=True) as staging:
             (staging / "metrics.json").write_text("new")
@@ -312,7 +306,7 @@ def test_litter_of_a_killed_run_is_cleared_and_set_aside_results_restored(tmp_pa
     unmarked.mkdir()  # same name pattern, not ours: kept
     live = tmp_path / f".out.staging-{os.getppid()}-aaaaaaaaaaaa"
     make_old_results(live)  # a run still going: kept
-    results_folder.remove_stale_litter(out)
+    safe_output.remove_stale_litter(out)
     assert snapshot(out) == old
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["out", unmarked.name, live.name])
 

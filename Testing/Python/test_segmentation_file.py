@@ -15,7 +15,7 @@ import SimpleITK as sitk
 import slicerio
 
 from IMRAnalysisLib.errors import InputError
-from IMRAnalysisLib.segmentation_file import Segment, read_segmentation, write_segmentation
+from IMRAnalysisLib.io.segmentation_file import Segment, read_segmentation, write_segmentation
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0])
 

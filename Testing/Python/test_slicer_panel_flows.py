@@ -28,9 +28,9 @@ from typing import Any
 
 import pytest
 
-import IMRAnalysisLib.mrml_logic  # noqa: F401  imported with slicer-core's own slicer, before any session
-import IMRAnalysisLib.mrml_nodes  # noqa: F401
-from IMRAnalysisLib.results_folder import MARKER
+import IMRAnalysisLib.mrml.logic  # noqa: F401  imported with slicer-core's own slicer, before any session
+import IMRAnalysisLib.mrml.nodes  # noqa: F401
+from IMRAnalysisLib.io.safe_output import MARKER
 from slicer_panel_standin import SlicerSession
 
 MODULE_FILE = Path(__file__).resolve().parents[2] / "IMRAnalysis" / "IMRAnalysis.py"

@@ -30,9 +30,10 @@ if not IN_CI:
 import playwright.sync_api as playwright_api  # noqa: E402
 
 from IMRAnalysisLib.cli import main as cli_main  # noqa: E402
-from IMRAnalysisLib.phantom_dsc import DscPhantomConfig, make_dsc_phantom, patient_dsc, write_series  # noqa: E402
-from IMRAnalysisLib.webapp.uploads import UPLOAD_ROLES  # noqa: E402
+from IMRAnalysisLib.conventions import verdict  # noqa: E402
+from IMRAnalysisLib.phantom.dsc import DscPhantomConfig, make_dsc_phantom, patient_dsc, write_series  # noqa: E402
 from IMRAnalysisLib.webapp.process import CHROMIUM, CHROMIUM_ARGS, PAGE_READY_JS, running_app  # noqa: E402
+from IMRAnalysisLib.webapp.uploads import UPLOAD_ROLES  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not IN_CI, reason=f"{CHROMIUM} is not installed (run .ci/run)"
@@ -225,7 +226,7 @@ def test_demo_page_shows_four_rendered_views_and_the_command_lines_imr(page, cli
     metrics = json.loads((cli_demo / "metrics.json").read_text())
     assert page.locator("#imr-imr_volume_ml").inner_text() == f"{metrics['imr_volume_ml']:.2f} mL"
     assert page.locator("#imr-lesion_volume_ml").inner_text() == f"{metrics['lesion_volume_ml']:.2f} mL"
-    assert "significant IMR" in page.locator("#imr-badge").inner_text()
+    assert page.locator("#imr-badge").inner_text().strip() == verdict(metrics).sentence  # the overview's line
     assert page.errors == []
     page.screenshot(path=str(artifacts / "webapp-demo-before.png"))
 

@@ -13,15 +13,13 @@ if not os.environ.get("CI"):  # CI installs the web extra: there a missing part 
     pytest.importorskip("trame_slicer")
 
 from IMRAnalysisLib.errors import InputError  # noqa: E402
-from IMRAnalysisLib.mrml_logic import EXCLUSION, HYPERPERFUSION, IMR, LESION  # noqa: E402
+from IMRAnalysisLib.mrml.logic import EXCLUSION, HYPERPERFUSION, IMR, LESION  # noqa: E402
 from IMRAnalysisLib.parameters import AnalysisParameters  # noqa: E402
 from IMRAnalysisLib.webapp.app import results_of  # noqa: E402
 from IMRAnalysisLib.webapp.parameter_fields import page_values, parameters_from_page  # noqa: E402
 from IMRAnalysisLib.webapp.teaching import STEPS, WORKSTATION_VIEW, step_texts  # noqa: E402
-from IMRAnalysisLib.webapp.uploads import (  # noqa: E402
-    UPLOAD_ROLES, dsc_timing, received_uploads, upload_limit_text, upload_state, uploads_over_limit,
-    write_patient_folder,
-)
+from IMRAnalysisLib.webapp.uploads import (UPLOAD_ROLES, dsc_timing, received_uploads, upload_limit_text,
+                                           upload_state, uploads_over_limit, write_patient_folder)
 
 
 def test_page_parameters_round_trip_in_page_units_and_are_checked() -> None:
@@ -119,7 +117,7 @@ def test_results_panel_shows_the_measures_and_the_verdict() -> None:
                 "parameters": parameters}
     shown = results_of(measures)
     assert shown["imr_volume_ml"] == "9.73" and shown["significant"]
-    assert shown["verdict"] == "significant IMR (> 5 mL)"
+    assert shown["verdict"] == "IMR 9.7 mL (24 % of 40.2 mL lesion), significant (> 5 mL)"  # as on the overview
     assert shown["parameters"].startswith("rCBV, threshold 15 %, decrease")
     assert shown["warnings"] == ""
     warned = results_of({**measures, "warnings": "the arrival registration failed: ..., so check its overlay before using it"})
@@ -129,7 +127,7 @@ def test_results_panel_shows_the_measures_and_the_verdict() -> None:
     not_assessable = results_of({**measures, "status": "not_assessable", "imr_volume_ml": None,
                                  "significant_imr": None, "not_assessable_reason": "arterial re-occlusion"})
     assert not_assessable["imr_volume_ml"] == "n/a"
-    assert not_assessable["verdict"].startswith("not assessable (arterial re-occlusion)")
+    assert not_assessable["verdict"] == "IMR not assessable (arterial re-occlusion)"
 
 
 def test_guided_mode_covers_the_method_and_ends_on_the_workstation_view() -> None:

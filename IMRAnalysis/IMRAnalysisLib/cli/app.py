@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..dsc_timepoint_map import DSC_MAPS
 from ..errors import InputError
+from ..perfusion.timepoint_map import DSC_MAPS
 from .perfusion import add_timing_options
 
 

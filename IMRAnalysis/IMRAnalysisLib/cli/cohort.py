@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..cohort.manifest import FLAG_COLUMNS, CohortPatient, read_cohort
 from ..cohort.workers import DEFAULT_TIME_LIMIT_S
 from ..errors import InputError
-from ..results_folder import write_text_atomic
+from ..io.safe_output import write_text_atomic
 from .perfusion import add_timing_options
 from .run import add_parameter_options, parameters_from
 

@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from ..patient_run import MapSource, MaskSource, PatientRequest, analyse
+from ..io.safe_output import check_output_folder, staged_output_folder
+from ..patient_run import MapSource, MaskSource, PatientRequest, analyse, say_warnings
 from ..progress_lines import ProgressLines
-from ..results_folder import check_output_folder, staged_output_folder
 from .run import print_summary
 
 
@@ -22,8 +22,8 @@ def configure(demo: argparse.ArgumentParser) -> None:
 
 def command_demo(args: argparse.Namespace) -> int:
     """Phantom inputs into OUT/phantom, results into OUT/results, truth beside the answer."""
-    from ..export import export_results
-    from ..phantom import PRESETS, make_phantom
+    from ..io.result_folder import export_results
+    from ..phantom.template import PRESETS, make_phantom
 
     if args.preset not in PRESETS:
         raise InputError(f"unknown phantom preset {args.preset!r}; choose from {', '.join(sorted(PRESETS))}")
@@ -40,6 +40,8 @@ def command_demo(args: argparse.Namespace) -> int:
             exclusion=MaskSource(paths["exclusion"]) if "exclusion" in paths else None,
             out=staging / "results")
         result = analyse(request, say).result
+        say_warnings(result.measures, say)
+        say("writing the result folder")
         final_inputs = {role: str(out / "phantom" / Path(path).name) for role, path in paths.items()}
         export_results(staging / "results", result, extra={"inputs": final_inputs})
     print_summary(result.measures, out / "results")

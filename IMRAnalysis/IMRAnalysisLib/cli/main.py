@@ -19,7 +19,7 @@ import SimpleITK as sitk
 
 from .. import __version__
 from ..errors import AnalysisCancelled, InputError
-from . import app, cohort, demo, perfusion, run
+from . import app, cohort, demo, perfusion, run, simulate
 
 # subcommand: its help line, the module that adds its options (configure) and the function that runs it
 SUBCOMMANDS = {
@@ -29,7 +29,23 @@ SUBCOMMANDS = {
                   perfusion.command_perfusion),
     "cohort": ("measure IMR for every patient of a cohort; table, statistics, report", cohort.configure,
                cohort.command_cohort),
+    "simulate-cohort": ("phantom patients with known IMR and their manifest, for trying 'cohort'",
+                        simulate.configure, simulate.command_simulate),
     "app": ("serve the IMR workstation in a web browser (needs the 'web' extra)", app.configure, app.command_app),
+}
+
+# the option that changes each setting a library error may point to (errors.SETTINGS)
+OPTIONS = {
+    "mask label": "--lesion-label / --exclusion-label",
+    "DICOM series": "--series ROLE=UID",
+    "overwrite": "--overwrite",
+    "lesion grid": "--lesion-space",
+    "echo time": "--te",
+    "time between dynamics": "--tr",
+    "AIF mask": "--aif-mask",
+    "jobs": "--jobs",
+    "patient time limit": "--patient-timeout-s",
+    "scheduler": "--scheduler",
 }
 
 
@@ -104,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _sigterm_cancels(), _own_messages_only():
             return args.execute(args)
     except InputError as error:
-        print(f"imr-analysis: error: {error}", file=sys.stderr)
+        hint = f" ({OPTIONS[error.setting]})" if error.setting else ""
+        print(f"imr-analysis: error: {error}{hint}", file=sys.stderr)
         return 2
     except AnalysisCancelled as error:
         print(f"imr-analysis: {error}", file=sys.stderr)

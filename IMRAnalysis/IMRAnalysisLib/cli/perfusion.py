@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import SimpleITK as sitk
 
-from ..dsc_deconvolution import METHODS
 from ..errors import InputError
-from ..image_io import dicom_series, read_mask
+from ..io.dicom_folders import dicom_series
+from ..io.images import read_mask
+from ..io.safe_output import check_output_folder, staged_output_folder
+from ..perfusion.deconvolution import METHODS
 from ..progress_lines import ProgressLines
-from ..results_folder import check_output_folder, staged_output_folder
 from .option_types import finite_float, role_and_uid, series_by_role
 
 if TYPE_CHECKING:
-    from ..dsc_io import DscSeries
+    from ..perfusion.series import DscSeries
 
 
 def add_timing_options(parser: argparse.ArgumentParser) -> None:
@@ -59,9 +60,9 @@ def _series_mask(path: str, role: str, series: DscSeries) -> np.ndarray:
 
 
 def command_perfusion(args: argparse.Namespace) -> int:
-    from ..dsc_dicom import ROLE  # the DSC modules load pydicom and scipy.integrate: only for this command
-    from ..dsc_io import read_dsc
-    from ..dsc_maps import UNITS, perfusion_maps
+    from ..io.dicom_frames import ROLE  # the DSC modules load pydicom and scipy.integrate: only for this command
+    from ..perfusion.maps import UNITS, perfusion_maps
+    from ..perfusion.series import read_dsc
 
     say = ProgressLines(args.quiet)
     out = Path(args.out)

@@ -11,13 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-from ..dsc_timepoint_map import DSC_MAPS
+from ..analysis.measures import HEADLINE_MEASURES
+from ..analysis.plane import Plane
 from ..errors import InputError
-from ..measures import HEADLINE_MEASURES
+from ..io.patient_folder import map_role
 from ..parameters import PRESETS, TMAX_THRESHOLD_S, AnalysisParameters, PatientFlags
-from ..patient_folder import map_role
 from ..patient_run import MapSource, MaskSource, PatientRequest, ReferenceSource, run_patient
-from ..plane import Plane
+from ..perfusion.timepoint_map import DSC_MAPS
 from ..progress_lines import ProgressLines
 from .option_types import finite_float, role_and_uid, seed, series_by_role, smoothing
 from .perfusion import add_timing_options
@@ -113,10 +113,9 @@ def _threshold_from(args: argparse.Namespace) -> float:
     if (args.threshold_percent if tmax else args.threshold_seconds) is not None:
         unit = "--threshold-seconds" if tmax else "--threshold-percent"
         raise InputError(f"--map {args.map} takes its threshold as {unit}")
-    if tmax:
-        return TMAX_THRESHOLD_S if args.threshold_seconds is None else args.threshold_seconds
-    percent = AnalysisParameters().threshold * 100 if args.threshold_percent is None else args.threshold_percent
-    return percent / 100.0
+    given = args.threshold_seconds if tmax else args.threshold_percent
+    return AnalysisParameters.for_map(args.map).threshold if given is None else (
+        AnalysisParameters.threshold_for_map(args.map, given))
 
 
 def parameters_from(args: argparse.Namespace, lesion_space: str = "day5",

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from ..io.patient_folder import patient_files
 from ..parameters import PatientFlags
-from ..patient_folder import patient_files
 
 MAP_COLUMNS = ("arrival", "post", "day5")
 DSC_COLUMNS = tuple(f"{name}_dsc" for name in MAP_COLUMNS)

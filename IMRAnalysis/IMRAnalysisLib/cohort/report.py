@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 from PIL import Image, UnidentifiedImageError
 
-from ..results_folder import write_text_atomic
+from ..io.safe_output import write_text_atomic
 from .statistics import CohortStatistics, ModelResult, Proportion
 
 THUMBNAIL_PIXELS = 360

@@ -32,10 +32,11 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
+from ..io.metrics_files import METRICS_JSON
+from ..io.safe_output import write_text_atomic
 from ..parameters import AnalysisParameters
 from ..patient_run import MapSource, MaskSource, PatientRequest, ReferenceSource, run_patient
 from ..progress_lines import ProgressLines
-from ..results_folder import METRICS_JSON, write_text_atomic
 from .input_hash import content_hash
 from .lock import cohort_lock
 from .manifest import COHORT_MARKER, CohortPatient
@@ -142,11 +143,13 @@ def run_cohort(patients: list[CohortPatient], out: Path, shared: CohortRun = Coh
     each patient failed when it takes longer than ``patient_timeout_s`` (default ``DEFAULT_TIME_LIMIT_S``).
     """
     if jobs < 1:
-        raise InputError(f"--jobs must be at least 1, got {jobs}")
+        raise InputError(f"the patients processed at once must be at least 1, got {jobs}", setting="jobs")
     if patient_timeout_s is not None and not patient_timeout_s > 0:
-        raise InputError(f"--patient-timeout-s must be a positive number of seconds, got {patient_timeout_s}")
+        raise InputError(f"a patient's time limit must be a positive number of seconds, got {patient_timeout_s}",
+                         setting="patient time limit")
     if scheduler and patient_timeout_s is not None:
-        raise InputError("--patient-timeout-s applies to local processes; on a Dask cluster use the cluster's limits")
+        raise InputError("a patient's time limit applies to local processes; on a Dask cluster use the cluster's "
+                         "limits", setting="patient time limit")
     distributed = _dask() if scheduler else None  # before any folder is made
     folder = CohortFolder(Path(out).absolute())  # workers may start elsewhere
     folder.prepare()
@@ -292,7 +295,8 @@ def _dask() -> ModuleType:
     try:
         import distributed
     except ImportError as error:
-        raise InputError("--scheduler needs Dask: pip install 'imr-analysis[cluster]'") from error
+        raise InputError("a Dask scheduler needs Dask: pip install 'imr-analysis[cluster]'",
+                         setting="scheduler") from error
     return distributed
 
 

@@ -1,7 +1,7 @@
 """A simulated cohort: phantom patients with known IMR and clinical scores from a known model.
 
 The cohort statistics can only be checked against a truth if the truth exists: each
-patient is a phantom (``IMRAnalysisLib.phantom``) whose IMR volume is exact, and the
+patient is a phantom (``IMRAnalysisLib.phantom.template``) whose IMR volume is exact, and the
 NIHSS and mRS scores are drawn from a stated model of that IMR, baseline NIHSS and
 final mTICI grade. A regression on the analysed cohort should find the model's
 coefficients within its confidence intervals. The grid is coarser than the phantom's
@@ -12,21 +12,18 @@ default (same field of view) so that a whole cohort runs through the analysis qu
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..parameters import AnalysisParameters
-from ..phantom import PhantomConfig, Pose, make_phantom
-from ..results_folder import staged_output_folder
+from ..io.safe_output import staged_output_folder
+from ..phantom.template import PhantomConfig, Pose, make_phantom
 from .manifest import CLINICAL_COLUMNS, FLAG_COLUMNS, MAP_COLUMNS, MASK_COLUMNS, SCORE_RANGES
 
 # The default phantom's 240 x 240 x 162.5 mm field of view and 6.5 mm slices, coarser in-plane:
@@ -239,27 +236,3 @@ def simulate_cohort(folder: str | Path, n_patients: int = 30, seed: int = DEFAUL
         (staging / "manifest.csv").write_text(_manifest_text(rows), encoding="utf-8")
         (staging / "truth.json").write_text(json.dumps(cohort.to_dict(), indent=2) + "\n", encoding="utf-8")
     return cohort
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m IMRAnalysisLib.cohort.simulation",
-                                     description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="folder for the patients, manifest.csv and truth.json")
-    parser.add_argument("--patients", type=int, default=30, help="number of patients (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed (default %(default)s)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing folder")
-    args = parser.parse_args(argv)
-    try:
-        cohort = simulate_cohort(args.out, args.patients, args.seed, overwrite=args.overwrite)
-    except InputError as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    cut_off = AnalysisParameters().significance_ml
-    significant = sum(patient.imr_volume_ml > cut_off for patient in cohort.patients)
-    print(f"{len(cohort.patients)} patients ({significant} with a true IMR above {cut_off:g} mL) in {cohort.folder}; "
-          f"truth in {cohort.truth_file}\nnext: imr-analysis cohort {cohort.manifest} --out COHORT_RESULTS")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

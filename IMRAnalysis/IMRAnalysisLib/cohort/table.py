@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..measures import HEADLINE_MEASURES
-from ..results_folder import csv_text, flatten_metrics, write_text_atomic
+from ..analysis.measures import HEADLINE_MEASURES
+from ..io.metrics_files import csv_text, flatten_metrics
+from ..io.safe_output import write_text_atomic
 from .manifest import FLAG_COLUMNS, CohortPatient
 
 FIRST_COLUMNS = ("patient_id", "status", "error")

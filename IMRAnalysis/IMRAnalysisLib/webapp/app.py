@@ -22,20 +22,29 @@ from trame_slicer import module as trame_slicer_module
 from trame_slicer.core import LayoutManager, SlicerApp
 from trame_slicer.rca_view import register_rca_factories
 
+from ..conventions import verdict
 from ..errors import InputError
-from ..export import method_summary
-from ..mrml_logic import IMR
+from ..io.result_views import method_summary
+from ..mrml.logic import IMR
 from ..parameters import AnalysisParameters
 from .access import AccessGuard, access_token, address
-from .core import Workstation
 from .message_limits import bound_messages, message_bound
 from .parameter_fields import PERFUSION_MAP_STATE, page_number, page_values, parameters_from_page
 from .teaching import STEPS, WORKSTATION_VIEW, step_texts
+from .ui import MIDLINE_TRIGGER, RESULT_KEYS, build_page
 from .uploads import (
-    RECEIVED_STATE, TIMING_STATES, UPLOAD_MESSAGE_STATE, UPLOAD_ROLES, dsc_timing, received_uploads, upload_limit_text,
-    upload_state, uploads_over_limit, write_patient_folder,
+    RECEIVED_STATE,
+    TIMING_STATES,
+    UPLOAD_MESSAGE_STATE,
+    UPLOAD_ROLES,
+    dsc_timing,
+    received_uploads,
+    upload_limit_text,
+    upload_state,
+    uploads_over_limit,
+    write_patient_folder,
 )
-from .ui import MIDLINE_TRIGGER, build_page
+from .workstation import Workstation
 
 LAYOUT = "Quad View"
 DOWNLOAD_ROUTE = "imr_download"
@@ -177,7 +186,7 @@ class WorkstationApp(TrameApp):
 
     def open_demo(self) -> None:
         """The command line's demo patient (phantom preset ``default``), written then read back as files."""
-        from ..phantom import make_phantom
+        from ..phantom.template import make_phantom
 
         self._set_status("making the phantom patient")
         folder = Path(self._work.name) / "phantom"
@@ -323,16 +332,11 @@ def results_of(measures: dict[str, Any]) -> dict[str, Any]:
 
     parameters = measures["parameters"]
     scale = AnalysisParameters.from_dict(parameters).asymmetry_scale
-    significant = bool(measures.get("significant_imr"))
-    if measures["status"] != "assessable":
-        verdict = f"not assessable ({measures['not_assessable_reason']})"
-    else:
-        verdict = "significant IMR" if significant else "no significant IMR"
+    shown = verdict(measures)
     return {
-        **{key: value(key) for key in ("imr_volume_ml", "lesion_volume_ml", "imr_relative_percent",
-                                       "hyperperfusion_volume_ml", "exclusion_volume_ml")},
-        "significant": significant,
-        "verdict": f"{verdict} (> {parameters['significance_ml']:g} mL)",
+        **{key: value(key) for key in RESULT_KEYS},
+        "significant": shown.kind == "significant",
+        "verdict": shown.sentence,
         "warnings": measures.get("warnings") or "",
         "parameters": (
             f"{scale.map_label}, threshold {scale.shown(scale.threshold)}, {parameters['direction']}, "

@@ -70,7 +70,8 @@ def parameters_from_page(state: Any, base: AnalysisParameters) -> AnalysisParame
         if field.accepts_auto and str(state[field.state]).strip().lower() == AUTO:
             changes[field.name] = AUTO
         else:
-            changes[field.name] = page_number(state[field.state], field.label_for(base)) / field.scale(base)
+            value = page_number(state[field.state], field.label_for(base))
+            changes[field.name] = base.asymmetry_scale.stored(value) if field.in_asymmetry_unit else value
     return base.with_changes(**changes)
 
 

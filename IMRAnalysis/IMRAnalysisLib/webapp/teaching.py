@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mrml_logic import EXCLUSION, HYPERPERFUSION, IMR, LESION
+from ..mrml.logic import EXCLUSION, HYPERPERFUSION, IMR, LESION
 from ..parameters import AnalysisParameters
 
 POST, DAY5, MIRRORED, ASYMMETRY = "post", "day5", "mirrored", "asymmetry"

@@ -11,19 +11,23 @@ from trame.widgets import html
 from trame.widgets import vuetify3 as v3
 from trame_server import Server
 
-from .core import EDITABLE_SEGMENTS, EFFECTS
+from ..conventions import measure_registry
 from .parameter_fields import DIRECTION_STATE, DIRECTIONS, NUMBER_FIELDS, PERFUSION_MAP_STATE, PERFUSION_MAPS
 from .uploads import (
-    TIMING_STATES, UPLOAD_HELP, UPLOAD_MESSAGE_STATE, UPLOAD_ROLES, accept_upload_js, missing_required_js, upload_state,
+    TIMING_STATES,
+    UPLOAD_HELP,
+    UPLOAD_MESSAGE_STATE,
+    UPLOAD_ROLES,
+    accept_upload_js,
+    missing_required_js,
+    upload_state,
 )
+from .workstation import EDITABLE_SEGMENTS, EFFECTS
 
-RESULT_ROWS = (
-    ("IMR volume", "imr_volume_ml", "mL"),
-    ("Lesion volume", "lesion_volume_ml", "mL"),
-    ("Relative IMR", "imr_relative_percent", "%"),
-    ("Hyperperfusion volume", "hyperperfusion_volume_ml", "mL"),
-    ("Exclusion volume", "exclusion_volume_ml", "mL"),
-)
+# the measures the results panel shows, titled and in units as every other front end shows them
+RESULT_KEYS = ("imr_volume_ml", "lesion_volume_ml", "imr_relative_percent", "hyperperfusion_volume_ml",
+               "exclusion_volume_ml")
+RESULT_ROWS = tuple(measure for measure in measure_registry() if measure.key in RESULT_KEYS)
 VIEWS_STYLE = "height: calc(100vh - var(--v-layout-top) - var(--v-layout-bottom)); width: 100%; overflow: hidden;"
 TOOL_ICONS = {
     "none": "mdi-cursor-default",
@@ -100,10 +104,10 @@ def _results_panel() -> None:
                 classes="mb-2",
             )
             with html.Table(style="width: 100%"):
-                for title, key, unit in RESULT_ROWS:
+                for measure in RESULT_ROWS:
                     with html.Tr():
-                        html.Td(title)
-                        html.Td(f"{{{{ imr_results.{key} }}}} {unit}", id=f"imr-{key}",
+                        html.Td(measure.title)
+                        html.Td(f"{{{{ imr_results.{measure.key} }}}} {measure.unit}", id=f"imr-{measure.key}",
                                 style="text-align: right")
             html.Div("Warnings: {{ imr_results.warnings }}", v_if=("imr_results.warnings",), id="imr-warnings",
                      classes="text-caption text-warning mt-2")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
-from ..patient_folder import DSC_SUFFIX, MAP_ROLES, REQUIRED_ROLES, dsc_timepoint
+from ..io.patient_folder import DSC_SUFFIX, MAP_ROLES, REQUIRED_ROLES, dsc_timepoint
 from .parameter_fields import page_number
 
 UPLOAD_ROLES = {  # upload -> what it is, in messages and labels; a ``_dsc`` upload is a 4D series

@@ -1,0 +1,3 @@
+"""Perfusion maps from DSC-MRI: the series, concentration, arterial input function,
+deconvolution and the maps, and a timepoint's map made from its series.
+"""
