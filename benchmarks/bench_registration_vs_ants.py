@@ -3,7 +3,7 @@
     pip install -e ".[bench]"        # antspyx: a benchmark dependency, never a runtime one
     python benchmarks/bench_registration_vs_ants.py [--threads 1] [--json PATH]
 
-The cases are those of ``Testing/Python/test_registration.py`` and ``test_midline.py``:
+The cases are those of ``Testing/Python/analysis/test_registration.py`` and ``test_midline.py``:
 phantom heads from two generators (MNI152 anatomy; the analytic head with little texture
 inside), on a clinical and an isotropic grid, with a 40 or a 120 mL one-sided lesion, day 5
 and arrival turned by about 30 degrees and 30 mm from post-EVT. For each case both tools,
@@ -145,7 +145,8 @@ def _child(job: str, folder: Path, threads: int | None) -> dict[str, Any]:
 
 def _cases():
     """The turned patients of the registration tests, built by the same function."""
-    sys.path.insert(0, str(LIBRARY.parent / "Testing" / "Python"))
+    tests = LIBRARY.parent / "Testing" / "Python"
+    sys.path[:0] = [str(tests), str(tests / "analysis")]
     from phantom_cases import GENERATORS, GRIDS
     from test_registration import _turned_patient
 

@@ -11,7 +11,7 @@ import pytest
 from IMRAnalysisLib.perfusion.deconvolution import METHODS, convolution_matrix, deconvolve, oscillation_index
 from IMRAnalysisLib.perfusion.maps import perfusion_values
 
-OSIPI_CSV = Path(__file__).resolve().parents[1] / "Data" / "osipi-dsc" / "dsc_data.csv"
+OSIPI_CSV = Path(__file__).resolve().parents[2] / "Data" / "osipi-dsc" / "dsc_data.csv"
 
 
 def load_osipi() -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
