@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import SimpleITK as sitk
 
 from .analysis.pipeline import AnalysisInputs, AnalysisResult, run_analysis
+from .analysis.registration import Cancel
 from .analysis.plane import Plane
 from .errors import InputError
 from .io.dicom_folders import dicom_series
@@ -129,12 +130,17 @@ def run_patient(request: PatientRequest, say: Say) -> dict:
     return analysis.result.measures
 
 
-def analyse(request: PatientRequest, say: Say) -> PatientAnalysis:
-    """The analysis of a request; the DICOM series its results refer to is settled before the analysis."""
+def analyse(request: PatientRequest, say: Say, cancel: Cancel | None = None,
+            inputs: AnalysisInputs | None = None) -> PatientAnalysis:
+    """The analysis of a request; the DICOM series its results refer to is settled before the analysis.
+
+    ``inputs`` are the request's images already read and checked by ``load_inputs`` (a front end
+    that checks on one thread and analyses on another, as the Slicer panel does).
+    """
     request = settle_series(request)
-    inputs = load_inputs(request, say)
+    inputs = load_inputs(request, say) if inputs is None else inputs
     reference = dicom_reference(request, inputs.post, say)
-    result = run_analysis(inputs, request.parameters, request.flags, request.midline, progress=say)
+    result = run_analysis(inputs, request.parameters, request.flags, request.midline, progress=say, cancel=cancel)
     return PatientAnalysis(request, inputs, result, reference)
 
 

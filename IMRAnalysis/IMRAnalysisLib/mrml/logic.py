@@ -1,8 +1,9 @@
 """The IMR analysis on MRML nodes: what the Slicer module and the web front end call.
 
-Everything numeric is the library's pipeline (``run_analysis``, ``remeasure``,
-``write_folder_contents``); this layer only turns nodes into images and results into
-nodes. The output segmentation is the place where the user corrects the lesion and the
+A run is the patient use case's (``patient_run``: the nodes' images make a
+``PatientRequest``, checked by ``load_inputs`` and analysed by ``analyse`` as on the command
+line); edits go to the pipeline's ``remeasure`` and exports to ``write_folder_contents``.
+This layer only turns nodes into images and results into nodes. The output segmentation is the place where the user corrects the lesion and the
 exclusion, and the plane node is where the user moves the midline: ``recompute`` reads
 both back and redoes only what the edit invalidates, never the registration.
 """
@@ -19,7 +20,7 @@ import slicer
 import vtk
 
 from ..analysis.geometry import physical_bounds
-from ..analysis.pipeline import AnalysisInputs, AnalysisResult, Progress, remeasure, run_analysis
+from ..analysis.pipeline import AnalysisInputs, AnalysisResult, Progress, remeasure
 from ..analysis.plane import Plane
 from ..analysis.registration import Cancel
 from ..analysis.segments import empty_like
@@ -42,7 +43,7 @@ from ..io.result_views import segments_of, shown_asymmetry
 from ..io.safe_output import staged_output_folder
 from ..io.segmentation_file import read_segmentation
 from ..parameters import MAP_LABELS, AnalysisParameters, AsymmetryScale, PatientFlags
-from ..patient_run import MapSource, MaskSource, PatientRequest, load_inputs
+from ..patient_run import MapSource, MaskSource, PatientRequest, analyse, load_inputs
 from ..perfusion.timepoint_map import map_from_dsc
 from .nodes import (
     ensure_segmentation_converters,
@@ -84,15 +85,15 @@ class SegmentRef:
 
 @dataclass(frozen=True)
 class RunJob:
-    """A run's inputs as images: ``compute`` touches no MRML node, so it may run in a worker thread."""
+    """A run's request with its images read and checked: ``compute`` touches no MRML node, so it may
+    run in a worker thread; it is the patient use case's ``analyse``, as for the command line."""
 
+    request: PatientRequest
     inputs: AnalysisInputs
-    parameters: AnalysisParameters
-    flags: PatientFlags
     post: slicer.vtkMRMLScalarVolumeNode  # where the results go back, by ``IMRMrmlLogic.apply``
 
     def compute(self, progress: Progress | None = None, cancel: Cancel | None = None) -> AnalysisResult:
-        return run_analysis(self.inputs, self.parameters, self.flags, progress=progress, cancel=cancel)
+        return analyse(self.request, progress or _quiet, cancel, self.inputs).result
 
 
 @dataclass
@@ -140,8 +141,8 @@ class IMRMrmlLogic:
         flags: PatientFlags = PatientFlags(),
     ) -> RunJob:
         """Read and check the inputs from the scene (on the thread that owns it); bad input fails here."""
-        inputs = self._inputs(post, day5, lesion, exclusion, arrival, parameters)
-        return RunJob(inputs, parameters, flags, post)
+        request = self._request(post, day5, lesion, exclusion, arrival, parameters, flags)
+        return RunJob(request, load_inputs(request, _quiet), post)
 
     def apply(self, job: RunJob, result: AnalysisResult) -> MrmlOutputs:
         """Put a computed run into the scene (on the thread that owns it)."""
@@ -300,7 +301,7 @@ class IMRMrmlLogic:
 
     # --- nodes -> images --------------------------------------------------------------
 
-    def _inputs(
+    def _request(
         self,
         post: slicer.vtkMRMLVolumeNode,
         day5: slicer.vtkMRMLVolumeNode,
@@ -308,8 +309,9 @@ class IMRMrmlLogic:
         exclusion: SegmentRef | None,
         arrival: slicer.vtkMRMLVolumeNode | None,
         parameters: AnalysisParameters,
-    ) -> AnalysisInputs:
-        """The nodes' images checked as every front end checks its inputs (``patient_run.load_inputs``)."""
+        flags: PatientFlags,
+    ) -> PatientRequest:
+        """The nodes' images as a patient request, named by the files the nodes came from."""
         maps = {role: MapSource(self._source(node), image=image_from_volume_node(node))
                 for role, node in {"post": post, "day5": day5, "arrival": arrival}.items() if node}
         masks = {}
@@ -317,8 +319,7 @@ class IMRMrmlLogic:
             if reference is not None:
                 source = self._source(reference.node)
                 masks[role] = MaskSource(source, image=_mask(reference, name, source, allow_empty=role == "exclusion"))
-        request = PatientRequest(**maps, **masks, parameters=parameters)
-        return load_inputs(request, lambda message: None)
+        return PatientRequest(**maps, **masks, parameters=parameters, flags=flags)
 
     def _source(self, node: slicer.vtkMRMLNode) -> str:
         """The file a node was loaded from, or its name: how messages and metrics.json refer to it."""
@@ -465,6 +466,10 @@ class IMRMrmlLogic:
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _quiet(message: str) -> None:
+    """Progress nobody reads: the panel shows its own stages."""
 
 
 def _mask(reference: SegmentRef, name: str, source: str, allow_empty: bool) -> sitk.Image:
