@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 # settings an InputError may point to; every front end says how its users change each
 SETTINGS = ("mask label", "DICOM series", "overwrite", "lesion grid", "echo time", "time between dynamics",
             "AIF mask", "jobs", "patient time limit", "scheduler")

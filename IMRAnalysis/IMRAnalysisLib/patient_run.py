@@ -2,9 +2,10 @@
 
 A ``PatientRequest`` says what to read (each timepoint a map or the DSC series it is
 computed from, the masks, a DICOM series the results refer to), how to analyse it and
-where the results go; ``run_patient`` executes it. The command line's ``run`` and
-``demo`` and the cohort's workers build requests and go through here, so a patient of a
-cohort is measured exactly as ``imr-analysis run`` measures it.
+where the results go; ``analyse`` executes it and ``run_patient`` writes its result
+folder too. The command line's ``run`` and ``demo``, the cohort's workers and the Slicer
+MRML logic (and through it the web workstation) build requests and go through here, so a
+patient is checked and measured the same way whichever front end it came from.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING
 import SimpleITK as sitk
 
 from .analysis.pipeline import AnalysisInputs, AnalysisResult, run_analysis
-from .analysis.registration import Cancel
 from .analysis.plane import Plane
+from .analysis.registration import Cancel
 from .errors import InputError
 from .io.dicom_folders import dicom_series
 from .io.images import check_map, read_map, read_mask, require_distinct, require_inside, require_overlap

@@ -203,7 +203,8 @@ def _chosen_series(args: argparse.Namespace) -> dict[str, str]:
     """``--series ROLE=UID`` by role; a choice for an input that is not a DICOM folder is a mistake."""
     chosen = series_by_role(args.series, _SERIES_ROLES)
     for name, uid in chosen.items():
-        path = args.dicom_reference if name == "reference" else getattr(args, name) or getattr(args, f"{name}_dsc", None)
+        path = args.dicom_reference if name == "reference" else (
+            getattr(args, name) or getattr(args, f"{name}_dsc", None))
         if not (path and Path(path).is_dir()):
             raise InputError(f"--series {name}={uid}: the {name} input is not a DICOM folder")
     return chosen

@@ -210,7 +210,8 @@ def patient_task(patient: CohortPatient, folder: CohortFolder, shared: CohortRun
         "inputs": {role: content_hash(path) for role, path in sorted(patient.sources.items())},
     }
     return PatientTask(patient.patient_id, _request(patient, out, shared), f"imr-analysis {' '.join(argv)}",
-                       fingerprint, str(out), str(folder.log(patient.patient_id)), str(folder.state(patient.patient_id)))
+                       fingerprint, str(out), str(folder.log(patient.patient_id)),
+                       str(folder.state(patient.patient_id)))
 
 
 def _request(patient: CohortPatient, out: Path, shared: CohortRun) -> PatientRequest:

@@ -115,7 +115,8 @@ def overview_picture(
     scale: AsymmetryScale = AnalysisParameters().asymmetry_scale,
     method: str = "",
 ) -> Overview:
-    """The overview; ``method`` (smoothing, noise, gradient) ends the subtitle, so the picture says how it was measured."""
+    """The overview; ``method`` (smoothing, noise, gradient) ends the subtitle, so the picture
+    says how it was measured."""
     shown = axial_slices(post, asymmetry, lesion, imr, hyperperfusion, exclusion)
     panel = (PANEL_WIDTH, int(round(PANEL_WIDTH * shown.grid.rows / shown.grid.columns)))
     columns = len(shown.slices)

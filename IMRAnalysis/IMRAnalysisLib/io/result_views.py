@@ -10,6 +10,7 @@ import SimpleITK as sitk
 
 from ..analysis.pipeline import AnalysisResult
 from ..conventions import SEGMENT_COLORS
+from ..parameters import AnalysisParameters
 from .segmentation_file import Segment
 
 if TYPE_CHECKING:
@@ -37,11 +38,11 @@ def method_summary(measures: dict) -> str:
     parameters = measures["parameters"]
     smoothing = measures.get("asymmetry_smoothing_mm", 0.0)
     automatic = " (auto)" if parameters.get("smoothing_mm") == "auto" else ""
-    noise = next((value for key, value in measures.items() if key.startswith("asymmetry_noise_")), None)
-    unit = "%" if parameters.get("asymmetry", "ratio") == "ratio" else ("s" if parameters.get("perfusion_map") == "tmax" else "")
+    scale = AnalysisParameters.from_dict(parameters).asymmetry_scale
+    noise = measures.get(f"asymmetry_noise_{scale.suffix}")
     parts = [f"smoothing {smoothing:g} mm{automatic}"]
     if noise is not None:
-        parts.append(f"asymmetry noise {noise:g} {unit}".rstrip())
+        parts.append(f"asymmetry noise {scale.shown(noise)}")
     if measures.get("left_right_gradient_percent") is not None:
         parts.append(f"L-R gradient {measures['left_right_gradient_percent']:+.1f} % corrected")
     return ", ".join(parts)

@@ -3,9 +3,10 @@
 A run is the patient use case's (``patient_run``: the nodes' images make a
 ``PatientRequest``, checked by ``load_inputs`` and analysed by ``analyse`` as on the command
 line); edits go to the pipeline's ``remeasure`` and exports to ``write_folder_contents``.
-This layer only turns nodes into images and results into nodes. The output segmentation is the place where the user corrects the lesion and the
-exclusion, and the plane node is where the user moves the midline: ``recompute`` reads
-both back and redoes only what the edit invalidates, never the registration.
+This layer only turns nodes into images and results into nodes. The output segmentation
+is where the user corrects the lesion and the exclusion, and the plane node is where the
+user moves the midline: ``recompute`` reads both back and redoes only what the edit
+invalidates, never the registration.
 """
 
 from __future__ import annotations
