@@ -35,8 +35,13 @@ class ParameterField:
     def label_state(self) -> str:
         return f"imr_label_{self.name}"
 
-    def scale(self, parameters: AnalysisParameters) -> float:
-        return parameters.asymmetry_scale.factor if self.in_asymmetry_unit else 1.0
+    def on_page(self, value: float, parameters: AnalysisParameters) -> float:
+        """The parameter as the page shows it (a threshold of 0.15 as 15 %)."""
+        return value * parameters.asymmetry_scale.factor if self.in_asymmetry_unit else value
+
+    def from_page(self, value: float, parameters: AnalysisParameters) -> float:
+        """A page value as the parameter keeps it: ``on_page`` undone."""
+        return parameters.asymmetry_scale.stored(value) if self.in_asymmetry_unit else value
 
     def label_for(self, parameters: AnalysisParameters) -> str:
         scale = parameters.asymmetry_scale
@@ -58,7 +63,7 @@ def page_values(parameters: AnalysisParameters) -> dict[str, Any]:
     values: dict[str, Any] = {DIRECTION_STATE: parameters.direction}
     for field in NUMBER_FIELDS:
         value = getattr(parameters, field.name)
-        values[field.state] = AUTO if value == AUTO else round(value * field.scale(parameters), 6)
+        values[field.state] = AUTO if value == AUTO else round(field.on_page(value, parameters), 6)
         values[field.label_state] = field.label_for(parameters)
     return values
 
@@ -70,8 +75,7 @@ def parameters_from_page(state: Any, base: AnalysisParameters) -> AnalysisParame
         if field.accepts_auto and str(state[field.state]).strip().lower() == AUTO:
             changes[field.name] = AUTO
         else:
-            value = page_number(state[field.state], field.label_for(base))
-            changes[field.name] = base.asymmetry_scale.stored(value) if field.in_asymmetry_unit else value
+            changes[field.name] = field.from_page(page_number(state[field.state], field.label_for(base)), base)
     return base.with_changes(**changes)
 
 
