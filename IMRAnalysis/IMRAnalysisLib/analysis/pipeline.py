@@ -189,9 +189,7 @@ def measure(
     asymmetry: AsymmetryMaps | None = None,
 ) -> tuple[AsymmetryMaps, Segments, dict[str, Any]]:
     """Asymmetry (unless given, e.g. after an exclusion edit), segments and measures."""
-    # the map's normal tissue and the checks compare with the lesion's mirror image: mirrored once
-    needed = asymmetry is None or parameters.assessability_checks
-    lesion_mirror = mirrored_mask(lesion, midline.plane) if needed else None
+    lesion_mirror = mirrored_mask(lesion, midline.plane)  # three steps compare with it: mirrored once
     if asymmetry is None:
         asymmetry = compute_asymmetry(post, midline.plane, parameters, brain_mask, lesion, lesion_mirror)
     missing = None

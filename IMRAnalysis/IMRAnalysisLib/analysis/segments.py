@@ -7,11 +7,10 @@ opposite direction is kept as its own finding (hyperperfusion).
 A voxel on a region's edge holds the region in part, so its asymmetry is that part of
 the region's depth. With the threshold as the only rule, an edge voxel counts once
 threshold / depth of it is affected: a region 35 % deep is counted from 43 % of each edge
-voxel and grows with every blur, slice thickness and smoothing, a region 20 % deep only
-from 75 % and shrinks. With ``partial_volume_edges`` an edge voxel counts when more than
-half of it is affected: beyond half the depth of the region beside it (read in the
-region's interior), whether that is above or below the threshold. A region twice the
-threshold deep is counted as by the threshold alone.
+voxel, and grows with every blur, slice thickness and smoothing. With
+``partial_volume_edges`` an edge voxel counts when more than half of it is affected:
+beyond half the depth of its region (read in the region's interior), where that exceeds
+the threshold. A region at most twice the threshold deep is counted as before.
 """
 
 from __future__ import annotations
@@ -140,36 +139,27 @@ def _nearby_depth(values: np.ndarray, members: np.ndarray, targets: np.ndarray, 
 
 
 def half_depth_edges(mask: np.ndarray, beyond: np.ndarray, threshold: float, within: np.ndarray,
-                     perfusion: np.ndarray, spacing: tuple[float, ...]) -> np.ndarray:
+                     spacing: tuple[float, ...]) -> np.ndarray:
     """``mask`` with the voxels on each region's edge (its own outer voxels, and the voxels of
-    ``within`` within the threshold touching it) counted where they are more than half as
-    far ``beyond`` the mirror as the region is deep beside them.
+    ``within`` touching it) counted where they are more than half as far ``beyond`` the mirror
+    as the region is deep beside them.
 
-    A region is where the map is beyond the threshold (or ``mask`` counts), connected to
-    ``mask``, whatever ``within`` leaves out: where the lesion or an exclusion cuts a region
-    there is no partial volume, so editing a mask changes the count only where it was
-    edited. The
-    depth is read on the region's interior (voxels whose six face neighbours are in it),
-    which partial volume reaches least, within ``_DEPTH_RADIUS_MM``, where the asymmetry is
-    of ``perfusion`` (not in haemorrhage, nor where the mirror is unusable). An edge voxel with no
-    interior nearby, or beside a region whose depth is within the threshold, is kept as the
-    threshold has it.
+    That depth is read on the region's interior (voxels whose six face neighbours are in
+    it), which partial volume reaches least, within ``_DEPTH_RADIUS_MM``. An edge voxel with
+    no interior nearby, or beside a region whose depth is within the threshold, is kept as
+    the threshold has it.
     """
     if not mask.any():
         return mask
-    radius = tuple(max(1, round(_DEPTH_RADIUS_MM / step)) for step in reversed(spacing))
-    box = occupied_box(mask, tuple(r + 2 for r in radius))  # the interior read around every edge voxel is exact
+    box = occupied_box(mask, (1, 1, 1))
     part, values = mask[box], beyond[box]
-    with np.errstate(invalid="ignore"):
-        region = part | (values > threshold)
-    labels, _ = ndimage.label(region, structure=_FULL_CONNECTIVITY)
-    region &= np.isin(labels, np.unique(labels[part]))
-    inner = ndimage.binary_erosion(region, structure=_FACES) & perfusion[box] & np.isfinite(values)
+    inner = ndimage.binary_erosion(part, structure=_FACES) & np.isfinite(values)
     deepest = np.max(values[inner], initial=-np.inf)
     with np.errstate(invalid="ignore"):  # only these could change: the depth is at most the deepest interior voxel
-        edge = part & ~ndimage.binary_erosion(region, structure=_FULL_CONNECTIVITY) & (values <= 0.5 * deepest)
-        touching = (within[box] & ~region & ndimage.binary_dilation(region, structure=_FULL_CONNECTIVITY)
+        edge = part & ~ndimage.binary_erosion(part, structure=_FULL_CONNECTIVITY) & (values <= 0.5 * deepest)
+        touching = (within[box] & ~part & ndimage.binary_dilation(part, structure=_FULL_CONNECTIVITY)
                     & (values > 0.5 * threshold))
+    radius = tuple(max(1, round(_DEPTH_RADIUS_MM / step)) for step in reversed(spacing))
     depth = _nearby_depth(values, inner, edge | touching, radius)
     with np.errstate(invalid="ignore"):
         judged = depth > threshold
@@ -205,10 +195,9 @@ def segment_imr(
     whole extent.
     """
     exclusion = exclusion if exclusion is not None else empty_like(ratio)
-    perfusion = ~sitk.GetArrayViewFromImage(exclusion).astype(bool)  # where the asymmetry is of perfusion
+    region = sitk.GetArrayViewFromImage(lesion).astype(bool) & ~sitk.GetArrayViewFromImage(exclusion).astype(bool)
     if unmeasurable is not None:
-        perfusion &= ~unmeasurable
-    region = sitk.GetArrayViewFromImage(lesion).astype(bool) & perfusion
+        region &= ~unmeasurable
     lower, higher = _beyond(ratio, region, parameters.threshold)
     if detection is not None or across_slices is not None:
         found_voxels = min_found_ml / voxel_volume_ml(ratio)
@@ -221,8 +210,7 @@ def segment_imr(
                          for core, fine in zip(found, (lower, higher)))
     if parameters.partial_volume_edges:
         array = sitk.GetArrayViewFromImage(ratio)
-        lower, higher = (half_depth_edges(side, sign * array, parameters.threshold, region, perfusion,
-                                          ratio.GetSpacing())
+        lower, higher = (half_depth_edges(side, sign * array, parameters.threshold, region, ratio.GetSpacing())
                          for side, sign in ((lower, -1.0), (higher, 1.0)))
     impaired, opposite = (lower, higher) if parameters.direction == "decrease" else (higher, lower)
     min_voxels = parameters.min_cluster_ml / voxel_volume_ml(ratio)
