@@ -6,7 +6,7 @@ homolog inside the day-5 lesion, significant above 5 mL. The ``published`` prese
 applies it literally (a plain voxel-to-voxel ratio). The default, ``robust``, keeps the
 same threshold and cut-off but compares each voxel with its mirror at the same
 resolution, smooths as much as the measured noise needs, divides out a left-right
-intensity gradient, counts an edge voxel when more than half of it is affected, and reports as not assessable the patients whose mirror cannot be
+intensity gradient, and reports as not assessable the patients whose mirror cannot be
 trusted: on maps with the noise, tilt and shading of real ones the literal ratio counts
 noise as IMR. The command line, the Slicer parameter node and the web front end all map
 onto this one object.
@@ -92,17 +92,11 @@ class AnalysisParameters:
         significance_ml: IMR volume above which IMR is called significant (mL).
         smoothing_mm: Gaussian sigma (mm) applied to the voxel and its mirror before the
             ratio; 0 = none; ``"auto"`` = the smallest sigma that brings the asymmetry noise
-            of normal tissue under half the threshold, and its tails under 0.4 x (``asymmetry``
-            module).
+            of normal tissue under a third of the threshold (``asymmetry`` module).
         match_resolution: blur each voxel as the interpolation of its mirror value is
             blurred, so edges of grey matter, white matter and CSF do not read as asymmetry.
         shading_correction: divide out a smooth left-right intensity gradient (coil
             shading) fitted robustly on normal tissue; ratio asymmetry only.
-        partial_volume_edges: a voxel on the edge of an IMR (or hyperperfusion) region
-            counts when more than half of it is affected, i.e. beyond half the region's
-            own depth where that exceeds the threshold; otherwise a region twice the
-            threshold deep is counted from a smaller part of each edge voxel and grows
-            with the blur and slice thickness (``segments`` module).
         assessability_checks: report the patient as not assessable when the mirror cannot
             measure the lesion (abnormal mirror region, lesion on or across the plane, noise
             too high), and leave lesion voxels without a usable homolog out of IMR.
@@ -127,7 +121,6 @@ class AnalysisParameters:
     smoothing_mm: Smoothing = AUTO
     match_resolution: bool = True
     shading_correction: bool = True
-    partial_volume_edges: bool = True
     assessability_checks: bool = True
     floor_fraction: float = 0.25
     brain_mask: bool = True
@@ -223,7 +216,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Valls Carbo et al. 2025 as written: unsmoothed voxel-to-voxel ratio, no correction,
     # no assessability checks beyond the patient flags
     "published": {"smoothing_mm": 0.0, "match_resolution": False, "shading_correction": False,
-                  "partial_volume_edges": False, "assessability_checks": False},
+                  "assessability_checks": False},
 }
 
 

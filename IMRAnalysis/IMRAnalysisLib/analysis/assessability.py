@@ -23,7 +23,7 @@ import SimpleITK as sitk
 
 from ..parameters import AnalysisParameters
 from .asymmetry import SHADING_REPORT_MM, AsymmetryMaps, signed_distance
-from .midline import mirrored_mask
+from .midline import mirror
 from .plane import Plane
 from .segments import grown, voxel_volume_ml
 
@@ -44,25 +44,22 @@ class Homologs:
 
     near_plane: np.ndarray
     in_lesion: np.ndarray
-    lesion_mirror: np.ndarray  # the lesion's mirror image, which the other checks compare with its surroundings
 
     @property
     def missing(self) -> np.ndarray:
         return self.near_plane | self.in_lesion
 
 
-def missing_homologs(lesion: sitk.Image, plane: Plane, smoothing_mm: float,
-                     lesion_mirror: np.ndarray | None = None) -> Homologs:
-    """``lesion_mirror``: ``mirrored_mask(lesion, plane)`` when the caller has it already."""
+def missing_homologs(lesion: sitk.Image, plane: Plane, smoothing_mm: float) -> Homologs:
     lesion_array = sitk.GetArrayViewFromImage(lesion).astype(bool)
     near = lesion_array & (np.abs(signed_distance(lesion, plane)) < plane_margin_mm(lesion, smoothing_mm))
-    mirrored = mirrored_mask(lesion, plane) if lesion_mirror is None else lesion_mirror
-    return Homologs(near, lesion_array & mirrored & ~near, mirrored)
+    mirrored = sitk.GetArrayFromImage(mirror(sitk.Cast(lesion, sitk.sitkFloat32), plane)) >= 0.5
+    return Homologs(near, lesion_array & mirrored & ~near)
 
 
 def mirror_region_contrast(
     image: sitk.Image, lesion: sitk.Image, plane: Plane, brain_mask: sitk.Image,
-    parameters: AnalysisParameters, asymmetry: AsymmetryMaps, lesion_mirror: np.ndarray | None = None,
+    parameters: AnalysisParameters, asymmetry: AsymmetryMaps,
 ) -> float | None:
     """The lesion's mirror region against the tissue around it in its own hemisphere.
 
@@ -79,7 +76,8 @@ def mirror_region_contrast(
     lesion_side = np.sign(np.median(distance[lesion_array])) if lesion_array.any() else 0.0
     far_side = (distance * lesion_side < -plane_margin_mm(image, asymmetry.smoothing_mm)) & brain
     tissue = values >= parameters.floor_fraction * asymmetry.normal_reference
-    region = (mirrored_mask(lesion, plane) if lesion_mirror is None else lesion_mirror) & far_side & ~lesion_array
+    region = (sitk.GetArrayFromImage(mirror(sitk.Cast(lesion, sitk.sitkFloat32), plane)) >= 0.5)
+    region &= far_side & ~lesion_array
     if np.count_nonzero(region) * voxel_volume_ml(image) < MIN_MIRROR_REGION_ML:
         return None
     near, far = (grown(region, radius, spacing) for radius in _SHELL_MM)
@@ -113,7 +111,7 @@ def assess(
     scale = parameters.asymmetry_scale
     voxel_ml = voxel_volume_ml(image)
     missing_ml = round(float(np.count_nonzero(homologs.missing)) * voxel_ml, 4)
-    contrast = mirror_region_contrast(image, lesion, plane, brain_mask, parameters, asymmetry, homologs.lesion_mirror)
+    contrast = mirror_region_contrast(image, lesion, plane, brain_mask, parameters, asymmetry)
     reasons, warnings = [], []
     if asymmetry.noise is None:
         reasons.append("too little normal brain tissue to measure the asymmetry noise")

@@ -13,8 +13,8 @@ mirror, and the default parameters deal with each (the ``published`` preset does
   not: at tissue edges that alone reads as asymmetry. Each voxel is blurred with the
   kernel interpolation applied to its mirror (``match_resolution``);
 - voxel noise in a voxel-to-voxel ratio: both sides are smoothed, by the smallest sigma
-  that brings the asymmetry noise measured in normal tissue under half the threshold
-  (``smoothing_mm="auto"``), and for the detection map its tails under 0.4 x;
+  that brings the asymmetry noise measured in normal tissue under a third of the
+  threshold (``smoothing_mm="auto"``);
 - a smooth left-right intensity gradient (coil shading) is fitted robustly on normal
   tissue and divided out (``shading_correction``).
 
@@ -40,7 +40,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..parameters import AnalysisParameters
-from .midline import mirror, mirrored_mask
+from .midline import mirror
 from .plane import Plane
 
 _OUTSIDE = -1.0  # mirror sample beyond the field of view (rCBV is never negative)
@@ -249,17 +249,16 @@ def _dilated(mask: np.ndarray, margin_mm: float, spacing: tuple[float, ...]) -> 
 
 
 def normal_tissue(image: sitk.Image, plane: Plane, brain: np.ndarray, lesion: np.ndarray | None,
-                  pair: _Pair, floor: float, lesion_mirror: np.ndarray | None = None) -> np.ndarray:
+                  pair: _Pair, floor: float) -> np.ndarray:
     """Brain voxels where the asymmetry should be zero: away from the lesion, its mirror and the plane."""
     spacing = image.GetSpacing()
     normal = brain & ~pair.outside & (pair.own >= floor) & (pair.mirror >= floor)
     normal &= np.abs(signed_distance(image, plane)) > 2.0 * max(spacing[:2])
     if lesion is not None and lesion.any():
-        if lesion_mirror is None:
-            lesion_image = sitk.GetImageFromArray(lesion.astype(np.uint8))
-            lesion_image.CopyInformation(image)
-            lesion_mirror = mirrored_mask(lesion_image, plane)
-        normal &= ~_dilated(lesion | lesion_mirror, _NORMAL_TISSUE_MARGIN_MM, spacing)
+        lesion_image = sitk.GetImageFromArray(lesion.astype(np.float32))
+        lesion_image.CopyInformation(image)
+        mirrored = sitk.GetArrayFromImage(mirror(lesion_image, plane)) >= 0.5
+        normal &= ~_dilated(lesion | mirrored, _NORMAL_TISSUE_MARGIN_MM, spacing)
     return normal
 
 
@@ -336,7 +335,6 @@ def compute_asymmetry(
     parameters: AnalysisParameters,
     brain_mask: sitk.Image,
     lesion: sitk.Image | None = None,
-    lesion_mirror: np.ndarray | None = None,
 ) -> AsymmetryMaps:
     """Asymmetry of ``image`` through ``plane`` on ``image``'s own grid, at two scales.
 
@@ -345,8 +343,7 @@ def compute_asymmetry(
     ``detection``, the least that brings the tails (1st/99th percentiles) within target,
     so that normal tissue does not cross the threshold. IMR is counted on the first near
     regions the second finds (``imr.segment_imr``). A fixed smoothing gives one scale.
-    ``lesion`` (post grid) only keeps the lesion and its mirror (``lesion_mirror``, when the
-    caller has it already) out of the normal tissue.
+    ``lesion`` (post grid) only keeps the lesion and its mirror out of the normal tissue.
     """
     brain = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
     difference = parameters.asymmetry == "difference"
@@ -354,7 +351,7 @@ def compute_asymmetry(
     reference = normal_tissue_reference(image, brain)
     floor = _OUTSIDE if difference else max(parameters.floor_fraction * reference, np.finfo(np.float32).tiny)
     lesion_array = None if lesion is None else sitk.GetArrayViewFromImage(lesion).astype(bool)
-    normal = normal_tissue(image, plane, brain, lesion_array, pair, 0.0 if difference else floor, lesion_mirror)
+    normal = normal_tissue(image, plane, brain, lesion_array, pair, 0.0 if difference else floor)
     measurable = np.count_nonzero(normal) >= _MIN_NORMAL_VOXELS
     smoothings = _Smoothings(pair)
     field, shading = None, None

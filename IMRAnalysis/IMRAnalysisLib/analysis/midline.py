@@ -92,11 +92,6 @@ def mirror(image: sitk.Image, plane: Plane, default_value: float = 0.0) -> sitk.
     return resample_onto(image, image, plane.reflection_transform(), sitk.sitkLinear, default_value)
 
 
-def mirrored_mask(mask: sitk.Image, plane: Plane) -> np.ndarray:
-    """(z, y, x) where ``mask``'s mirror image is set: its 0/1 values interpolated, at least one half."""
-    return sitk.GetArrayFromImage(mirror(sitk.Cast(mask, sitk.sitkFloat32), plane)) >= 0.5
-
-
 def symmetry_correlation(image: sitk.Image, plane: Plane, brain_mask: sitk.Image) -> float:
     mask = sitk.GetArrayViewFromImage(brain_mask).astype(bool)
     return correlation_in_mask(image, mirror(image, plane), mask)

@@ -20,7 +20,7 @@ from .assessability import Assessment, assess, missing_homologs
 from .asymmetry import AsymmetryMaps, compute_asymmetry
 from .brain_mask import automatic_brain_mask
 from .measures import compute_measures, volume_ml
-from .midline import MidlineResult, estimate_midline, mirrored_mask, user_midline
+from .midline import MidlineResult, estimate_midline, user_midline
 from .plane import Plane, check_user_plane
 from .registration import Cancel, RegistrationResult, align_to_post, resample_onto, single_threaded_itk
 from .segments import Segments, empty_like, mask_onto, segment_imr
@@ -189,12 +189,11 @@ def measure(
     asymmetry: AsymmetryMaps | None = None,
 ) -> tuple[AsymmetryMaps, Segments, dict[str, Any]]:
     """Asymmetry (unless given, e.g. after an exclusion edit), segments and measures."""
-    lesion_mirror = mirrored_mask(lesion, midline.plane)  # three steps compare with it: mirrored once
     if asymmetry is None:
-        asymmetry = compute_asymmetry(post, midline.plane, parameters, brain_mask, lesion, lesion_mirror)
+        asymmetry = compute_asymmetry(post, midline.plane, parameters, brain_mask, lesion)
     missing = None
     if parameters.assessability_checks:
-        homologs = missing_homologs(lesion, midline.plane, asymmetry.detection_smoothing_mm, lesion_mirror)
+        homologs = missing_homologs(lesion, midline.plane, asymmetry.detection_smoothing_mm)
         missing = homologs.missing
     sigma = asymmetry.detection_smoothing_mm
     segments = segment_imr(asymmetry.ratio, lesion, exclusion, parameters, missing, asymmetry.detection,

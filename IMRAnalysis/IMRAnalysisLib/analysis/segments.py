@@ -3,14 +3,6 @@
 IMR is defined voxel by voxel (Valls Carbo et al. 2025): inside the follow-up lesion,
 outside haemorrhage, asymmetry beyond the threshold in the impaired direction. The
 opposite direction is kept as its own finding (hyperperfusion).
-
-A voxel on a region's edge holds the region in part, so its asymmetry is that part of
-the region's depth. With the threshold as the only rule, an edge voxel counts once
-threshold / depth of it is affected: a region 35 % deep is counted from 43 % of each edge
-voxel, and grows with every blur, slice thickness and smoothing. With
-``partial_volume_edges`` an edge voxel counts when more than half of it is affected:
-beyond half the depth of its region (read in the region's interior), where that exceeds
-the threshold. A region at most twice the threshold deep is counted as before.
 """
 
 from __future__ import annotations
@@ -25,14 +17,6 @@ from ..parameters import AnalysisParameters
 from .registration import resample_onto
 
 _FULL_CONNECTIVITY = np.ones((3, 3, 3), dtype=bool)  # voxels touching at a corner are one cluster
-_FACES = ndimage.generate_binary_structure(3, 1)  # a voxel's six face neighbours
-# An edge voxel's region is read within this distance: beyond the ramp that voxel size, scanner
-# blur and smoothing make at an edge (3 voxels of a clinical 1.9 mm grid), near enough that a
-# deeper or shallower part of a large lesion further away does not count.
-_DEPTH_RADIUS_MM = 6.0
-# and from its lower third, so that a deeper core nearby (necrosis, haemorrhage not
-# excluded) does not make a shallower region's own edge look partial
-_DEPTH_QUANTILE = 1.0 / 3.0
 
 
 @dataclass(frozen=True)
@@ -72,11 +56,8 @@ def _as_image(array: np.ndarray, reference: sitk.Image) -> sitk.Image:
 def occupied_box(mask: np.ndarray, margin: tuple[int, ...] = (0, 0, 0)) -> tuple[slice, ...]:
     """The index box holding every set voxel of a non-empty ``mask``, grown by ``margin`` voxels
     per axis and clipped to the array: masks are a few mL of a head, so work stays in the box."""
-    box = []
-    for axis, pad in enumerate(margin):
-        occupied = np.flatnonzero(mask.any(axis=tuple(other for other in range(mask.ndim) if other != axis)))
-        box.append(slice(max(0, occupied[0] - pad), occupied[-1] + 1 + pad))
-    return tuple(box)
+    box = ndimage.find_objects(mask.view(np.uint8))[0]
+    return tuple(slice(max(0, side.start - pad), side.stop + pad) for side, pad in zip(box, margin))
 
 
 def _drop_small_clusters(mask: np.ndarray, min_voxels: float,
@@ -113,61 +94,6 @@ def grown(mask: np.ndarray, radius_mm: float, spacing: tuple[float, ...]) -> np.
     distance = sitk.SignedMaurerDistanceMap(image, insideIsPositive=False, squaredDistance=False, useImageSpacing=True)
     result[box] = sitk.GetArrayViewFromImage(distance) <= radius_mm
     return result
-
-
-def _nearby_depth(values: np.ndarray, members: np.ndarray, targets: np.ndarray, radius: tuple[int, ...]) -> np.ndarray:
-    """At each ``targets`` voxel, the lower third (``_DEPTH_QUANTILE``) of ``values`` over the
-    ``members`` within ``radius`` voxels along each axis; NaN where there are none, and elsewhere."""
-    where = np.nonzero(targets)
-    padding = [(r, r) for r in radius]
-    padded_values, padded_members = np.pad(values, padding), np.pad(members, padding)
-    sides = tuple(2 * r + 1 for r in radius)
-    samples = np.full((where[0].size, int(np.prod(sides))), np.nan)
-    for column, step in enumerate(np.ndindex(*sides)):  # padding shifts every index by the radius
-        at = tuple(index + offset for index, offset in zip(where, step))
-        samples[:, column] = np.where(padded_members[at], padded_values[at], np.nan)
-    samples.sort(axis=1)  # NaN last: a row's first ``count`` entries are its members' values, in order
-    count = np.count_nonzero(np.isfinite(samples), axis=1)
-    position = np.maximum(count - 1, 0) * _DEPTH_QUANTILE
-    low = np.floor(position).astype(int)
-    high = np.minimum(low + 1, np.maximum(count - 1, 0))
-    rows = np.arange(samples.shape[0])
-    quantile = samples[rows, low] + (position - low) * (samples[rows, high] - samples[rows, low])
-    depth = np.full(values.shape, np.nan)
-    depth[where] = np.where(count > 0, quantile, np.nan)
-    return depth
-
-
-def half_depth_edges(mask: np.ndarray, beyond: np.ndarray, threshold: float, within: np.ndarray,
-                     spacing: tuple[float, ...]) -> np.ndarray:
-    """``mask`` with the voxels on each region's edge (its own outer voxels, and the voxels of
-    ``within`` touching it) counted where they are more than half as far ``beyond`` the mirror
-    as the region is deep beside them.
-
-    That depth is read on the region's interior (voxels whose six face neighbours are in
-    it), which partial volume reaches least, within ``_DEPTH_RADIUS_MM``. An edge voxel with
-    no interior nearby, or beside a region whose depth is within the threshold, is kept as
-    the threshold has it.
-    """
-    if not mask.any():
-        return mask
-    box = occupied_box(mask, (1, 1, 1))
-    part, values = mask[box], beyond[box]
-    inner = ndimage.binary_erosion(part, structure=_FACES) & np.isfinite(values)
-    deepest = np.max(values[inner], initial=-np.inf)
-    with np.errstate(invalid="ignore"):  # only these could change: the depth is at most the deepest interior voxel
-        edge = part & ~ndimage.binary_erosion(part, structure=_FULL_CONNECTIVITY) & (values <= 0.5 * deepest)
-        touching = (within[box] & ~part & ndimage.binary_dilation(part, structure=_FULL_CONNECTIVITY)
-                    & (values > 0.5 * threshold))
-    radius = tuple(max(1, round(_DEPTH_RADIUS_MM / step)) for step in reversed(spacing))
-    depth = _nearby_depth(values, inner, edge | touching, radius)
-    with np.errstate(invalid="ignore"):
-        judged = depth > threshold
-        dropped = edge & judged & (values <= 0.5 * depth)
-        added = touching & judged & (values > 0.5 * depth)
-    counted = mask.copy()
-    counted[box] = (part & ~dropped) | added
-    return counted
 
 
 def _beyond(ratio: sitk.Image, region: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -208,10 +134,6 @@ def segment_imr(
                  zip(_beyond(ratio if detection is None else detection, region, parameters.threshold), confirming)]
         lower, higher = (core | (fine & grown(core, reach_mm, ratio.GetSpacing()))
                          for core, fine in zip(found, (lower, higher)))
-    if parameters.partial_volume_edges:
-        array = sitk.GetArrayViewFromImage(ratio)
-        lower, higher = (half_depth_edges(side, sign * array, parameters.threshold, region, ratio.GetSpacing())
-                         for side, sign in ((lower, -1.0), (higher, 1.0)))
     impaired, opposite = (lower, higher) if parameters.direction == "decrease" else (higher, lower)
     min_voxels = parameters.min_cluster_ml / voxel_volume_ml(ratio)
     impaired, imr_clusters = _drop_small_clusters(impaired, min_voxels)

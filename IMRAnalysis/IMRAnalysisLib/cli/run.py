@@ -69,8 +69,7 @@ def add_parameter_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("analysis parameters (definition: Valls Carbo et al. 2025)")
     group.add_argument("--preset", choices=tuple(PRESETS), default="robust",
                        help="robust (default): resolution-matched, noise-adapted smoothing, shading "
-                            "correction, edge voxels counted when more than half affected, and "
-                            "assessability checks; published: the paper's plain voxel ratio")
+                            "correction and assessability checks; published: the paper's plain voxel ratio")
     group.add_argument("--map", choices=tuple(DSC_MAPS), default="rcbv",
                        help="map the asymmetry is measured on (default %(default)s, as in the paper); "
                             "tmax uses the difference in seconds with --direction increase")
@@ -87,14 +86,12 @@ def add_parameter_options(parser: argparse.ArgumentParser) -> None:
                        help="IMR volume above which IMR is significant, mL (default %(default)g)")
     group.add_argument("--smoothing-mm", type=smoothing,
                        help="Gaussian sigma applied to the voxel and its mirror, mm, or 'auto': the least "
-                            "that brings the asymmetry noise of normal tissue under half the "
-                            "threshold, and its tails under 0.4 x (default: auto; 0 with --preset published)")
+                            "that brings the asymmetry noise of normal tissue under 0.4 x the "
+                            "threshold (default: auto; 0 with --preset published)")
     group.add_argument("--no-resolution-matching", action="store_true",
                        help="compare each voxel unblurred with its interpolated mirror value")
     group.add_argument("--no-shading-correction", action="store_true",
                        help="keep a left-right intensity gradient in the asymmetry")
-    group.add_argument("--no-partial-volume-edges", action="store_true",
-                       help="count every edge voxel beyond the threshold, however little of it is affected")
     group.add_argument("--no-assessability-checks", action="store_true",
                        help="report IMR even where the mirror cannot measure it (abnormal mirror region, "
                             "lesion on the plane, noise too high)")
@@ -131,7 +128,6 @@ def parameters_from(args: argparse.Namespace, lesion_space: str = "day5",
     if args.smoothing_mm is not None:
         changes["smoothing_mm"] = args.smoothing_mm
     for option, name in (("no_resolution_matching", "match_resolution"), ("no_shading_correction", "shading_correction"),
-                         ("no_partial_volume_edges", "partial_volume_edges"),
                          ("no_assessability_checks", "assessability_checks")):
         if getattr(args, option):
             changes[name] = False

@@ -72,10 +72,9 @@ class PhantomConfig:
 
     IMR and hyperperfusion change rCBV by 30 %, twice the default 15 % threshold: a
     voxel then crosses the threshold when half of it is affected, so the count of
-    voxels estimates the physical volume without partial-volume bias. A threshold alone
-    counts deeper deficits from a smaller fraction (threshold / depth) of a boundary
-    voxel and shallower ones from a larger; the default parameters count a boundary
-    voxel from half (``partial_volume_edges``), the published definition does not.
+    voxels estimates the physical volume without partial-volume bias. Deeper deficits
+    are counted from a smaller fraction (threshold / depth) of a boundary voxel, which
+    any voxel-wise threshold method, the published one included, does as well.
     """
 
     seed: int = 0
